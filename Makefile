@@ -1,0 +1,46 @@
+# Two commands for a fresh machine (see README):
+#   make lab   - set up .venv if needed, then JupyterLab with Grace on 127.0.0.1
+#   make test  - set up .venv if needed, then the whole suite (lint, types, tests, notebooks)
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.grace-installed
+PORT   ?= 8888
+
+# JupyterLab refuses to run as root unless told it may (CI and containers run as root).
+ROOT_FLAG := $(shell [ "$$(id -u)" = "0" ] && echo --allow-root)
+
+.PHONY: lab test setup lint typecheck pytest bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Grace needs Python >= 3.11; set PYTHON=python3.11")'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+lab: setup
+	$(BIN)/grace init
+	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.port=$(PORT) \
+	    --ServerApp.root_dir="$(CURDIR)" --ServerApp.open_browser=False $(ROOT_FLAG)
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: setup
+	$(BIN)/mypy
+
+pytest: setup
+	$(BIN)/pytest --nbmake tests notebooks
+
+test: lint typecheck pytest
+
+bench: setup
+	$(BIN)/python bench/ledger.py
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -1,0 +1,104 @@
+"""DSSE v1 envelopes (secure-systems-lab/dsse, protocol.md and envelope.md).
+
+Signature = Sign(PAE(UTF8(payloadType), payload)), where
+``PAE(type, body) = "DSSEv1" SP LEN(type) SP type SP LEN(body) SP body`` and
+LEN is the decimal byte length.  Grace stores each envelope as compact JSON
+with sorted keys, so the stored bytes are deterministic for a given signature.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import dataclasses
+import json
+from typing import Any
+
+from grace_kernel.errors import MalformedRecordError
+from grace_kernel.ledger._canonical import loads_strict
+
+__all__ = ["IN_TOTO_PAYLOAD_TYPE", "Envelope", "Signature", "pae"]
+
+IN_TOTO_PAYLOAD_TYPE = "application/vnd.in-toto+json"
+
+_ENVELOPE_KEYS = frozenset({"payload", "payloadType", "signatures"})
+_encode_compact = json.JSONEncoder(sort_keys=True, separators=(",", ":")).encode
+
+
+def pae(payload_type: str, payload: bytes) -> bytes:
+    """DSSE v1 Pre-Authentication Encoding (protocol.md, "Signature Definition")."""
+    type_bytes = payload_type.encode("utf-8")
+    return b"DSSEv1 %d %b %d %b" % (len(type_bytes), type_bytes, len(payload), payload)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Signature:
+    keyid: str
+    sig: bytes
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Envelope:
+    """A DSSE envelope: payload bytes, their type, and signatures over their PAE."""
+
+    payload: bytes
+    payload_type: str
+    signatures: tuple[Signature, ...]
+
+    def signed_bytes(self) -> bytes:
+        return pae(self.payload_type, self.payload)
+
+    def to_bytes(self) -> bytes:
+        """Compact, key-sorted JSON: the exact bytes Grace stores and hashes."""
+        doc = {
+            "payload": base64.b64encode(self.payload).decode("ascii"),
+            "payloadType": self.payload_type,
+            "signatures": [
+                {"keyid": s.keyid, "sig": base64.b64encode(s.sig).decode("ascii")}
+                for s in self.signatures
+            ],
+        }
+        return _encode_compact(doc).encode("utf-8")
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> Envelope:
+        """Parse stored envelope bytes strictly; raises :class:`MalformedRecordError`."""
+        doc = loads_strict(raw)
+        if not isinstance(doc, dict):
+            raise MalformedRecordError("envelope is not a JSON object")
+        if set(doc) != _ENVELOPE_KEYS:
+            missing = sorted(_ENVELOPE_KEYS - set(doc))
+            extra = sorted(set(doc) - _ENVELOPE_KEYS)
+            raise MalformedRecordError(f"envelope keys wrong (missing {missing}, unexpected {extra})")
+        payload_type = doc["payloadType"]
+        if not isinstance(payload_type, str) or not payload_type:
+            raise MalformedRecordError("envelope payloadType must be a non-empty string")
+        sigs = doc["signatures"]
+        if not isinstance(sigs, list) or not sigs:
+            raise MalformedRecordError("envelope must carry at least one signature")
+        return cls(
+            payload=_b64("payload", doc["payload"]),
+            payload_type=payload_type,
+            signatures=tuple(_signature(s) for s in sigs),
+        )
+
+
+def _signature(item: Any) -> Signature:
+    if not isinstance(item, dict) or set(item) - {"keyid", "sig"} or "sig" not in item:
+        raise MalformedRecordError("envelope signature must be an object with keyid and sig")
+    keyid = item.get("keyid", "")
+    if not isinstance(keyid, str):
+        raise MalformedRecordError("envelope signature keyid must be a string")
+    return Signature(keyid=keyid, sig=_b64("sig", item["sig"]))
+
+
+def _b64(field: str, value: Any) -> bytes:
+    """Standard or URL-safe base64, as DSSE requires verifiers to accept both."""
+    if not isinstance(value, str):
+        raise MalformedRecordError(f"envelope {field} must be a base64 string")
+    try:
+        if "-" in value or "_" in value:
+            return base64.b64decode(value.encode("ascii"), altchars=b"-_", validate=True)
+        return base64.b64decode(value.encode("ascii"), validate=True)
+    except (binascii.Error, UnicodeEncodeError) as exc:
+        raise MalformedRecordError(f"envelope {field} is not valid base64: {exc}") from None

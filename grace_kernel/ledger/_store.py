@@ -1,0 +1,385 @@
+"""The ledger's storage seam: what the writer needs from a database, and two implementations.
+
+Nothing here is trusted by verification: stored leaf hashes and tree nodes only
+serve proofs quickly, and every proof is checked against a signed root.
+:class:`SQLiteLedgerStore` is the embedded default; :class:`MemoryLedgerStore`
+is the fake for unit tests.  A team database (PostgreSQL) implements the same
+protocol.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import sqlite3
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Protocol
+
+from grace_kernel.errors import StoreError
+from grace_kernel.store import connect_sqlite, sqlite_errors
+
+__all__ = [
+    "KeyInfo",
+    "LedgerStore",
+    "LedgerTxn",
+    "MemoryLedgerStore",
+    "SQLiteLedgerStore",
+    "StoredCheckpoint",
+]
+
+SCHEMA_VERSION = 1
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class StoredCheckpoint:
+    size: int
+    note: str
+    created_at: float
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class KeyInfo:
+    """A signing key as the log describes it (indices are log positions)."""
+
+    keyid: str
+    name: str
+    public_key: bytes
+    added_at: int
+    retired_at: int | None = None
+    revoked_at: int | None = None
+    revocation_reason: str | None = None
+
+    def status(self) -> str:
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.retired_at is not None:
+            return "retired"
+        return "active"
+
+
+class LedgerTxn(Protocol):
+    """One transaction: a consistent view, and (for writers) exclusive appends."""
+
+    def size(self) -> int: ...
+    def last_leaf(self) -> bytes | None: ...
+    def perfect(self, level: int, index: int) -> bytes: ...
+    def envelope(self, index: int) -> bytes: ...
+    def add_entry(
+        self, index: int, envelope: bytes, leaf: bytes, nodes: list[tuple[int, int, bytes]]
+    ) -> None: ...
+    def latest_checkpoint(self) -> StoredCheckpoint | None: ...
+    def checkpoint_at(self, size: int) -> StoredCheckpoint | None: ...
+    def add_checkpoint(self, checkpoint: StoredCheckpoint) -> None: ...
+    def get_meta(self, key: str) -> str | None: ...
+    def set_meta(self, key: str, value: str) -> None: ...
+    def put_key(self, info: KeyInfo) -> None: ...
+    def keys(self) -> list[KeyInfo]: ...
+
+
+class LedgerStore(Protocol):
+    location: str
+
+    def read(self) -> contextlib.AbstractContextManager[LedgerTxn]: ...
+    def write(self) -> contextlib.AbstractContextManager[LedgerTxn]: ...
+    def iter_envelopes(self, start: int = 0, stop: int | None = None) -> Iterator[bytes]: ...
+    def checkpoints(self) -> list[StoredCheckpoint]: ...
+    def close(self) -> None: ...
+
+
+# --------------------------------------------------------------------------- SQLite
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS ledger_entries (
+    idx       INTEGER PRIMARY KEY,
+    envelope  BLOB NOT NULL,
+    leaf_hash BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS ledger_nodes (
+    level INTEGER NOT NULL,
+    idx   INTEGER NOT NULL,
+    hash  BLOB NOT NULL,
+    PRIMARY KEY (level, idx)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS ledger_checkpoints (
+    size       INTEGER PRIMARY KEY,
+    note       TEXT NOT NULL,
+    created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS ledger_keys (
+    keyid             TEXT PRIMARY KEY,
+    name              TEXT NOT NULL,
+    public_key        BLOB NOT NULL,
+    added_at          INTEGER NOT NULL,
+    retired_at        INTEGER,
+    revoked_at        INTEGER,
+    revocation_reason TEXT
+);
+CREATE TABLE IF NOT EXISTS grace_meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+"""
+
+
+class _SQLiteTxn:
+    __slots__ = ("_conn", "_path")
+
+    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+        self._conn = conn
+        self._path = path
+
+    def size(self) -> int:
+        row = self._conn.execute("SELECT max(idx) FROM ledger_entries").fetchone()
+        return 0 if row[0] is None else int(row[0]) + 1
+
+    def last_leaf(self) -> bytes | None:
+        row = self._conn.execute(
+            "SELECT leaf_hash FROM ledger_entries ORDER BY idx DESC LIMIT 1"
+        ).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def perfect(self, level: int, index: int) -> bytes:
+        if level == 0:
+            row = self._conn.execute(
+                "SELECT leaf_hash FROM ledger_entries WHERE idx = ?", (index,)
+            ).fetchone()
+        else:
+            row = self._conn.execute(
+                "SELECT hash FROM ledger_nodes WHERE level = ? AND idx = ?", (level, index)
+            ).fetchone()
+        if row is None:
+            raise StoreError(
+                f"database {self._path} lacks tree node ({level}, {index})",
+                hint="the file was edited or truncated; run `grace verify`",
+            )
+        return bytes(row[0])
+
+    def envelope(self, index: int) -> bytes:
+        row = self._conn.execute(
+            "SELECT envelope FROM ledger_entries WHERE idx = ?", (index,)
+        ).fetchone()
+        if row is None:
+            raise StoreError(f"database {self._path} has no record {index}")
+        return bytes(row[0])
+
+    def add_entry(
+        self, index: int, envelope: bytes, leaf: bytes, nodes: list[tuple[int, int, bytes]]
+    ) -> None:
+        self._conn.execute(
+            "INSERT INTO ledger_entries (idx, envelope, leaf_hash) VALUES (?, ?, ?)",
+            (index, envelope, leaf),
+        )
+        if nodes:
+            self._conn.executemany(
+                "INSERT INTO ledger_nodes (level, idx, hash) VALUES (?, ?, ?)", nodes
+            )
+
+    def latest_checkpoint(self) -> StoredCheckpoint | None:
+        row = self._conn.execute(
+            "SELECT size, note, created_at FROM ledger_checkpoints ORDER BY size DESC LIMIT 1"
+        ).fetchone()
+        return None if row is None else StoredCheckpoint(int(row[0]), row[1], float(row[2]))
+
+    def checkpoint_at(self, size: int) -> StoredCheckpoint | None:
+        row = self._conn.execute(
+            "SELECT size, note, created_at FROM ledger_checkpoints WHERE size = ?", (size,)
+        ).fetchone()
+        return None if row is None else StoredCheckpoint(int(row[0]), row[1], float(row[2]))
+
+    def add_checkpoint(self, checkpoint: StoredCheckpoint) -> None:
+        self._conn.execute(
+            "INSERT OR REPLACE INTO ledger_checkpoints (size, note, created_at) VALUES (?, ?, ?)",
+            (checkpoint.size, checkpoint.note, checkpoint.created_at),
+        )
+
+    def get_meta(self, key: str) -> str | None:
+        row = self._conn.execute("SELECT value FROM grace_meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        self._conn.execute(
+            "INSERT OR REPLACE INTO grace_meta (key, value) VALUES (?, ?)", (key, value)
+        )
+
+    def put_key(self, info: KeyInfo) -> None:
+        self._conn.execute(
+            "INSERT OR REPLACE INTO ledger_keys (keyid, name, public_key, added_at, retired_at,"
+            " revoked_at, revocation_reason) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                info.keyid,
+                info.name,
+                info.public_key,
+                info.added_at,
+                info.retired_at,
+                info.revoked_at,
+                info.revocation_reason,
+            ),
+        )
+
+    def keys(self) -> list[KeyInfo]:
+        rows = self._conn.execute(
+            "SELECT keyid, name, public_key, added_at, retired_at, revoked_at, revocation_reason"
+            " FROM ledger_keys ORDER BY added_at"
+        ).fetchall()
+        return [KeyInfo(r[0], r[1], bytes(r[2]), r[3], r[4], r[5], r[6]) for r in rows]
+
+
+class SQLiteLedgerStore:
+    """The ledger's tables in one SQLite file (WAL mode).
+
+    Writers take ``BEGIN IMMEDIATE``, so appends from several processes are
+    serialized by SQLite itself; each ``write()`` block is one commit.
+    """
+
+    def __init__(self, path: Path, *, sync: str = "normal") -> None:
+        self.path = path
+        self.location = str(path)
+        self._lock = threading.RLock()
+        self._conn = connect_sqlite(path, synchronous=sync.upper())
+        with sqlite_errors(path):
+            version = self._conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                self._conn.close()
+                raise StoreError(
+                    f"database {path} was written by a newer Grace (schema {version})",
+                    hint="upgrade Grace to open this workspace",
+                )
+            if version < SCHEMA_VERSION:
+                self._conn.executescript(_SCHEMA + f"PRAGMA user_version={SCHEMA_VERSION};")
+
+    @contextlib.contextmanager
+    def _transaction(self, begin: str) -> Iterator[LedgerTxn]:
+        with self._lock, sqlite_errors(self.path):
+            self._conn.execute(begin)
+            try:
+                yield _SQLiteTxn(self._conn, self.path)
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def read(self) -> contextlib.AbstractContextManager[LedgerTxn]:
+        return self._transaction("BEGIN")
+
+    def write(self) -> contextlib.AbstractContextManager[LedgerTxn]:
+        return self._transaction("BEGIN IMMEDIATE")
+
+    def iter_envelopes(self, start: int = 0, stop: int | None = None) -> Iterator[bytes]:
+        """Stored envelope bytes in index order, read from one snapshot on a private connection."""
+        with sqlite_errors(self.path):
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            try:
+                conn.execute("BEGIN")
+                query = "SELECT envelope FROM ledger_entries WHERE idx >= ? ORDER BY idx"
+                args: tuple[int, ...] = (start,)
+                if stop is not None:
+                    query = query.replace("ORDER BY", "AND idx < ? ORDER BY")
+                    args = (start, stop)
+                cursor = conn.execute(query, args)
+                while rows := cursor.fetchmany(4096):
+                    for (blob,) in rows:
+                        yield bytes(blob)
+                conn.execute("COMMIT")
+            finally:
+                conn.close()
+
+    def checkpoints(self) -> list[StoredCheckpoint]:
+        with self._lock, sqlite_errors(self.path):
+            rows = self._conn.execute(
+                "SELECT size, note, created_at FROM ledger_checkpoints ORDER BY size"
+            ).fetchall()
+        return [StoredCheckpoint(int(r[0]), r[1], float(r[2])) for r in rows]
+
+    def close(self) -> None:
+        with self._lock, sqlite_errors(self.path):
+            self._conn.close()
+
+
+# --------------------------------------------------------------------------- memory
+
+
+class _MemoryTxn:
+    def __init__(self, store: MemoryLedgerStore) -> None:
+        self._s = store
+
+    def size(self) -> int:
+        return len(self._s.entries)
+
+    def last_leaf(self) -> bytes | None:
+        return self._s.entries[-1][1] if self._s.entries else None
+
+    def perfect(self, level: int, index: int) -> bytes:
+        if level == 0:
+            return self._s.entries[index][1]
+        return self._s.nodes[(level, index)]
+
+    def envelope(self, index: int) -> bytes:
+        return self._s.entries[index][0]
+
+    def add_entry(
+        self, index: int, envelope: bytes, leaf: bytes, nodes: list[tuple[int, int, bytes]]
+    ) -> None:
+        if index != len(self._s.entries):
+            raise StoreError(f"memory store: append at {index} but size is {len(self._s.entries)}")
+        self._s.entries.append((envelope, leaf))
+        for level, idx, h in nodes:
+            self._s.nodes[(level, idx)] = h
+
+    def latest_checkpoint(self) -> StoredCheckpoint | None:
+        cps = self._s.checkpoints_by_size
+        return cps[max(cps)] if cps else None
+
+    def checkpoint_at(self, size: int) -> StoredCheckpoint | None:
+        return self._s.checkpoints_by_size.get(size)
+
+    def add_checkpoint(self, checkpoint: StoredCheckpoint) -> None:
+        self._s.checkpoints_by_size[checkpoint.size] = checkpoint
+
+    def get_meta(self, key: str) -> str | None:
+        return self._s.meta.get(key)
+
+    def set_meta(self, key: str, value: str) -> None:
+        self._s.meta[key] = value
+
+    def put_key(self, info: KeyInfo) -> None:
+        self._s.key_infos[info.keyid] = info
+
+    def keys(self) -> list[KeyInfo]:
+        return sorted(self._s.key_infos.values(), key=lambda k: k.added_at)
+
+
+class MemoryLedgerStore:
+    """In-memory fake of :class:`LedgerStore` for unit tests (no rollback on error)."""
+
+    location = ":memory:"
+
+    def __init__(self) -> None:
+        self.entries: list[tuple[bytes, bytes]] = []
+        self.nodes: dict[tuple[int, int], bytes] = {}
+        self.checkpoints_by_size: dict[int, StoredCheckpoint] = {}
+        self.meta: dict[str, str] = {}
+        self.key_infos: dict[str, KeyInfo] = {}
+        self._lock = threading.RLock()
+
+    @contextlib.contextmanager
+    def _txn(self) -> Iterator[LedgerTxn]:
+        with self._lock:
+            yield _MemoryTxn(self)
+
+    def read(self) -> contextlib.AbstractContextManager[LedgerTxn]:
+        return self._txn()
+
+    def write(self) -> contextlib.AbstractContextManager[LedgerTxn]:
+        return self._txn()
+
+    def iter_envelopes(self, start: int = 0, stop: int | None = None) -> Iterator[bytes]:
+        for envelope, _ in self.entries[start:stop]:
+            yield envelope
+
+    def checkpoints(self) -> list[StoredCheckpoint]:
+        return [self.checkpoints_by_size[s] for s in sorted(self.checkpoints_by_size)]
+
+    def close(self) -> None:
+        return None

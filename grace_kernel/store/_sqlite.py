@@ -1,0 +1,70 @@
+"""SQLite connections in WAL mode, and translation of sqlite3 errors into StoreError."""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+from grace_kernel.errors import StoreError
+
+__all__ = ["connect_sqlite", "sqlite_errors"]
+
+BUSY_TIMEOUT_MS = 10_000
+
+
+@contextlib.contextmanager
+def sqlite_errors(path: Path) -> Iterator[None]:
+    """Turn any ``sqlite3`` error raised inside the block into a :class:`StoreError`."""
+    try:
+        yield
+    except sqlite3.DatabaseError as exc:
+        raise _translate(exc, path) from None
+
+
+def _translate(exc: sqlite3.Error, path: Path) -> StoreError:
+    text = str(exc)
+    lowered = text.lower()
+    if "not a database" in lowered or "malformed" in lowered or "corrupt" in lowered:
+        return StoreError(
+            f"database {path} is damaged: {text}",
+            hint="keep the file for analysis; restore the ledger from an exported bundle",
+        )
+    if "locked" in lowered or "busy" in lowered:
+        return StoreError(
+            f"database {path} stayed locked by another process for "
+            f"{BUSY_TIMEOUT_MS // 1000} s: {text}"
+        )
+    if "readonly" in lowered or "read-only" in lowered:
+        return StoreError(f"database {path} is not writable: {text}")
+    if "unable to open" in lowered:
+        return StoreError(f"cannot open database {path}: {text}")
+    return StoreError(f"database {path}: {text}")
+
+
+def connect_sqlite(path: Path, *, synchronous: str = "NORMAL") -> sqlite3.Connection:
+    """Open (creating if needed) a SQLite database in WAL mode with autocommit off-by-hand.
+
+    Transactions are explicit (``BEGIN IMMEDIATE`` for writers), so the
+    connection runs with ``isolation_level=None``.
+    """
+    if synchronous not in {"NORMAL", "FULL"}:
+        raise ValueError(synchronous)
+    with sqlite_errors(path):
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create {path.parent}: {exc.strerror}") from None
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        try:
+            conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise StoreError(f"database {path} cannot use WAL mode (got {mode})")
+            conn.execute(f"PRAGMA synchronous={synchronous}")
+            conn.execute("PRAGMA foreign_keys=ON")
+        except BaseException:
+            conn.close()
+            raise
+        return conn

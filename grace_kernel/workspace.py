@@ -1,0 +1,172 @@
+"""A Grace workspace: the ``.grace`` directory, wired from :class:`Settings`.
+
+This is the thin I/O shell over the ledger's pure core: it creates the
+directory with private permissions, opens the key store, the SQLite store and
+the witness, and offers the operations the CLI and notebooks share (attest,
+verify, export, status).  Open it as a context manager so a clean shutdown
+writes the final checkpoint.
+"""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import os
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from grace_kernel.config import Settings
+from grace_kernel.errors import GraceEnvironmentError, InputError, KeyStoreError
+from grace_kernel.ledger import (
+    Checkpoint,
+    Entry,
+    FileKeyStore,
+    FileWitness,
+    Ledger,
+    SQLiteLedgerStore,
+    Subject,
+    VerifyReport,
+    predicate_type_urn,
+    verify_log,
+)
+
+__all__ = ["ATTESTATION", "Workspace", "file_subject"]
+
+ATTESTATION = predicate_type_urn("attestation")
+_CHUNK = 1 << 20
+
+
+def file_subject(path: Path, *, base: Path | None = None) -> Subject:
+    """A subject for a file: its path (relative to ``base`` when inside it) and SHA-256."""
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as handle:
+            while chunk := handle.read(_CHUNK):
+                digest.update(chunk)
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise InputError(f"{path} is a directory; attest the files inside it") from None
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror}") from None
+    resolved = path.resolve()
+    name = str(resolved)
+    if base is not None and resolved.is_relative_to(base.resolve()):
+        name = resolved.relative_to(base.resolve()).as_posix()
+    return Subject(name, digest.hexdigest())
+
+
+class Workspace:
+    """The ``.grace`` directory and the ledger inside it."""
+
+    def __init__(self, settings: Settings, ledger: Ledger, keys: FileKeyStore) -> None:
+        self.settings = settings
+        self.ledger = ledger
+        self.keys = keys
+        self.witness = FileWitness(settings.witness_path)
+
+    @classmethod
+    def open(cls, settings: Settings, *, create: bool = True) -> Workspace:
+        home = settings.home
+        if not home.is_dir():
+            if not create:
+                raise GraceEnvironmentError(
+                    f"no Grace workspace at {home}",
+                    hint="run `grace init` here, or set GRACE_HOME to an existing workspace",
+                )
+            try:
+                home.mkdir(mode=0o700, parents=True)
+            except OSError as exc:
+                raise GraceEnvironmentError(f"cannot create {home}: {exc.strerror}") from None
+        keys = FileKeyStore(settings.keys_dir)
+        store = SQLiteLedgerStore(settings.db_path, sync=settings.sync)
+        try:
+            ledger = Ledger.open(
+                store=store,
+                keys=keys,
+                checkpoint_every=settings.checkpoint_every,
+                checkpoint_interval=settings.checkpoint_interval,
+                witness=FileWitness(settings.witness_path),
+            )
+        except BaseException:
+            store.close()
+            raise
+        return cls(settings, ledger, keys)
+
+    def close(self) -> None:
+        self.ledger.close()
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def root(self) -> Path:
+        """The directory the workspace belongs to (paths in records are relative to it)."""
+        return self.settings.home.parent
+
+    def attest(
+        self,
+        paths: Sequence[Path],
+        *,
+        predicate_type: str = ATTESTATION,
+        predicate: Mapping[str, Any] | None = None,
+        principal: str | None = None,
+    ) -> Entry:
+        """Record the SHA-256 of each file (plus an optional predicate) as one signed record."""
+        if not paths:
+            raise InputError("attest needs at least one file")
+        subjects = [file_subject(p, base=self.root) for p in paths]
+        body = dict(predicate or {})
+        body.setdefault("principal", principal or f"user:{_user()}")
+        return self.ledger.append(subjects=subjects, predicate_type=predicate_type, predicate=body)
+
+    def verify(self, *, progress: Callable[[int], None] | None = None) -> VerifyReport:
+        """Verify the whole live ledger against its checkpoints, its witness and its key files."""
+        trusted = self._trusted_founders()
+        checkpoints = [
+            Checkpoint.from_text(cp.note) for cp in self.ledger.store.checkpoints()
+        ]
+        report = verify_log(
+            self.ledger.store.iter_envelopes(),
+            checkpoints,
+            trusted_keyids=trusted,
+            witness=self.witness.read(),
+            progress=progress,
+        )
+        if report.ok and checkpoints:
+            self.witness.advance(max(checkpoints, key=lambda c: c.size))
+        return report
+
+    def _trusted_founders(self) -> list[str]:
+        """The founding key must be one whose private key this workspace holds."""
+        try:
+            names = os.listdir(self.settings.keys_dir)
+        except OSError as exc:
+            raise KeyStoreError(
+                f"cannot list {self.settings.keys_dir}: {exc.strerror}"
+            ) from None
+        return [n.removesuffix(".pem") for n in names if n.endswith(".pem")]
+
+    def status(self) -> dict[str, Any]:
+        info = self.ledger.info()
+        return {
+            "workspace": str(self.settings.home),
+            "database": str(self.settings.db_path),
+            "trust": "service",
+            "trust_note": "this process holds the signing key (trusted side)",
+            "sync": self.settings.sync,
+            "checkpoint_every": self.settings.checkpoint_every,
+            "checkpoint_interval": self.settings.checkpoint_interval,
+            **info,
+        }
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return str(os.getuid())
