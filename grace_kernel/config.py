@@ -59,7 +59,9 @@ class Settings:
             if not low <= value <= high:
                 raise ConfigError(f"{name}={value} is outside its bounds [{low:g}, {high:g}]")
         if isinstance(self.checkpoint_every, float):
-            raise ConfigError(f"checkpoint_every must be a whole number, got {self.checkpoint_every}")
+            raise ConfigError(
+                f"checkpoint_every must be a whole number, got {self.checkpoint_every}"
+            )
         if self.sync not in get_args(SyncMode):
             raise ConfigError(f"sync must be one of {get_args(SyncMode)}, got {self.sync!r}")
 

@@ -127,9 +127,7 @@ class Workspace:
     def verify(self, *, progress: Callable[[int], None] | None = None) -> VerifyReport:
         """Verify the whole live ledger against its checkpoints, its witness and its key files."""
         trusted = self._trusted_founders()
-        checkpoints = [
-            Checkpoint.from_text(cp.note) for cp in self.ledger.store.checkpoints()
-        ]
+        checkpoints = [Checkpoint.from_text(cp.note) for cp in self.ledger.store.checkpoints()]
         report = verify_log(
             self.ledger.store.iter_envelopes(),
             checkpoints,
@@ -144,12 +142,10 @@ class Workspace:
     def _trusted_founders(self) -> list[str]:
         """The founding key must be one whose private key this workspace holds."""
         try:
-            names = os.listdir(self.settings.keys_dir)
+            files = list(self.settings.keys_dir.iterdir())
         except OSError as exc:
-            raise KeyStoreError(
-                f"cannot list {self.settings.keys_dir}: {exc.strerror}"
-            ) from None
-        return [n.removesuffix(".pem") for n in names if n.endswith(".pem")]
+            raise KeyStoreError(f"cannot list {self.settings.keys_dir}: {exc.strerror}") from None
+        return [f.name.removesuffix(".pem") for f in files if f.suffix == ".pem"]
 
     def status(self) -> dict[str, Any]:
         info = self.ledger.info()

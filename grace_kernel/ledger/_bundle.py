@@ -82,7 +82,7 @@ def export_bundle(ledger: Ledger, out: Path) -> ExportSummary:
                 handle.write(envelope + b"\n")
         with _atomic(out / CHECKPOINT, "wb") as handle:
             handle.write(checkpoint.to_text().encode("utf-8"))
-        keys = [k for k in ledger.keys() if k.added_at < checkpoint.size]
+        keys = [k for k in ledger.list_keys() if k.added_at < checkpoint.size]
         keys = [_as_of(k, checkpoint.size) for k in keys]
         with _atomic(out / KEYS, "wb") as handle:
             doc = keys_to_json(checkpoint.origin, keys)
@@ -101,7 +101,7 @@ def _as_of(info: KeyInfo, size: int) -> KeyInfo:
     return info
 
 
-class _atomic:  # noqa: N801  # used as a context manager, named like open()
+class _atomic:
     def __init__(self, path: Path, mode: str) -> None:
         self.path = path
         self.tmp = path.with_name(f".{path.name}.tmp")
@@ -168,7 +168,7 @@ def _key_from_json(path: Path, n: int, item: Any) -> KeyInfo:
         raise BundleError(f"{where}: public_key is not base64") from None
     if len(raw) != 32:
         raise BundleError(f"{where}: public_key is {len(raw)} bytes; an Ed25519 key is 32")
-    fields = {
+    fields: dict[str, type | tuple[type, ...]] = {
         "keyid": str,
         "name": str,
         "added_at": int,

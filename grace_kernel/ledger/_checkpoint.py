@@ -22,6 +22,7 @@ import hashlib
 import re
 
 from grace_kernel.errors import MalformedRecordError
+from grace_kernel.ledger._keys import PublicKey
 
 __all__ = ["Checkpoint", "NoteSignature", "checkpoint_body", "note_key_hash"]
 
@@ -66,6 +67,14 @@ class Checkpoint:
     def to_text(self) -> str:
         return self.body.decode("utf-8") + "\n" + "".join(s.line() for s in self.signatures)
 
+    def signed_by(self, key: PublicKey) -> bool:
+        """Whether a signature line named ``origin`` verifies under ``key``."""
+        expected = note_key_hash(self.origin, key.raw)
+        return any(
+            s.name == self.origin and s.key_hash == expected and key.verify(s.signature, self.body)
+            for s in self.signatures
+        )
+
     @classmethod
     def from_text(cls, text: str) -> Checkpoint:
         """Parse a note strictly; raises :class:`MalformedRecordError` naming the line."""
@@ -105,5 +114,7 @@ def _signature_line(line: str) -> NoteSignature:
     except binascii.Error:
         raise MalformedRecordError("checkpoint signature is not base64") from None
     if len(blob) != 4 + 64:
-        raise MalformedRecordError(f"checkpoint Ed25519 signature blob is {len(blob)} bytes, not 68")
+        raise MalformedRecordError(
+            f"checkpoint Ed25519 signature blob is {len(blob)} bytes, not 68"
+        )
     return NoteSignature(parts[1], blob[:4], blob[4:])

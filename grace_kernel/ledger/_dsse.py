@@ -69,7 +69,9 @@ class Envelope:
         if set(doc) != _ENVELOPE_KEYS:
             missing = sorted(_ENVELOPE_KEYS - set(doc))
             extra = sorted(set(doc) - _ENVELOPE_KEYS)
-            raise MalformedRecordError(f"envelope keys wrong (missing {missing}, unexpected {extra})")
+            raise MalformedRecordError(
+                f"envelope keys wrong (missing {missing}, unexpected {extra})"
+            )
         payload_type = doc["payloadType"]
         if not isinstance(payload_type, str) or not payload_type:
             raise MalformedRecordError("envelope payloadType must be a non-empty string")

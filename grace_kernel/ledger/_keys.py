@@ -119,7 +119,7 @@ class FileKeyStore:
         signer = Signer(Ed25519PrivateKey.generate())
         try:
             self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-            os.chmod(self.directory, 0o700)
+            self.directory.chmod(0o700)
             fd = os.open(self.path(signer.keyid), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "wb") as handle:
                 handle.write(signer.private_pem())
@@ -162,7 +162,9 @@ def _signer_from_pem(path: Path, data: bytes, keyid: str) -> Signer:
     try:
         private = serialization.load_pem_private_key(data, password=None)
     except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
-        raise KeyStoreError(f"{path} is not a readable unencrypted PEM private key: {exc}") from None
+        raise KeyStoreError(
+            f"{path} is not a readable unencrypted PEM private key: {exc}"
+        ) from None
     if not isinstance(private, Ed25519PrivateKey):
         raise KeyStoreError(
             f"{path} holds a {type(private).__name__.removeprefix('_')} key; "

@@ -324,7 +324,7 @@ class Ledger:
             )
             self._signers[new.keyid] = new
             txn.set_meta("active_keyid", new.keyid)
-            infos = {k.keyid: k for k in txn.keys()}
+            infos = {k.keyid: k for k in txn.list_keys()}
             txn.put_key(dataclasses.replace(infos[old.keyid], retired_at=entry.index))
             info = KeyInfo(new.keyid, origin, new.public.raw, added_at=entry.index)
             txn.put_key(info)
@@ -338,7 +338,7 @@ class Ledger:
         because a ledger always needs one key that may still sign.
         """
         with self.store.write() as txn:
-            infos = {k.keyid: k for k in txn.keys()}
+            infos = {k.keyid: k for k in txn.list_keys()}
             matches = [k for k in infos if k.startswith(keyid)] if len(keyid) >= 8 else []
             if len(matches) != 1:
                 raise InputError(
@@ -356,10 +356,8 @@ class Ledger:
                 KEY_REVOKE,
                 {"keyid": target.keyid, "reason": reason},
             )
-            current = {k.keyid: k for k in txn.keys()}[target.keyid]
-            revoked = dataclasses.replace(
-                current, revoked_at=entry.index, revocation_reason=reason
-            )
+            current = {k.keyid: k for k in txn.list_keys()}[target.keyid]
+            revoked = dataclasses.replace(current, revoked_at=entry.index, revocation_reason=reason)
             txn.put_key(revoked)
             self._maybe_checkpoint(txn, entry.index + 1)
         return revoked, rotated
@@ -395,9 +393,9 @@ class Ledger:
         with self.store.read() as txn:
             return txn.size()
 
-    def keys(self) -> list[KeyInfo]:
+    def list_keys(self) -> list[KeyInfo]:
         with self.store.read() as txn:
-            return txn.keys()
+            return txn.list_keys()
 
     def entry(self, index: int) -> Entry:
         with self.store.read() as txn:
@@ -413,7 +411,8 @@ class Ledger:
         with self.store.read() as txn:
             size = txn.size()
             return [
-                Entry(i, txn.envelope(i), txn.perfect(0, i)) for i in range(max(0, size - count), size)
+                Entry(i, txn.envelope(i), txn.perfect(0, i))
+                for i in range(max(0, size - count), size)
             ]
 
     def latest_checkpoint(self) -> Checkpoint | None:

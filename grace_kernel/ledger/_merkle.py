@@ -169,9 +169,13 @@ def verify_consistency(
     if sn != 0:
         raise InvalidProofError("consistency proof is shorter than the tree is deep")
     if fr != old_root:
-        raise InvalidProofError(f"consistency proof does not lead to the old root (size {old_size})")
+        raise InvalidProofError(
+            f"consistency proof does not lead to the old root (size {old_size})"
+        )
     if sr != new_root:
-        raise InvalidProofError(f"consistency proof does not lead to the new root (size {new_size})")
+        raise InvalidProofError(
+            f"consistency proof does not lead to the new root (size {new_size})"
+        )
 
 
 def completed_nodes(
@@ -189,7 +193,7 @@ def completed_nodes(
 
 
 class CompactRange:
-    """The roots of the perfect subtrees of a growing tree: O(log n) state, O(1) amortized append."""
+    """Roots of the perfect subtrees of a growing tree: O(log n) state, O(1) amortized append."""
 
     __slots__ = ("_size", "_stack")
 

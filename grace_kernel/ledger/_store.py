@@ -75,7 +75,7 @@ class LedgerTxn(Protocol):
     def get_meta(self, key: str) -> str | None: ...
     def set_meta(self, key: str, value: str) -> None: ...
     def put_key(self, info: KeyInfo) -> None: ...
-    def keys(self) -> list[KeyInfo]: ...
+    def list_keys(self) -> list[KeyInfo]: ...
 
 
 class LedgerStore(Protocol):
@@ -218,7 +218,7 @@ class _SQLiteTxn:
             ),
         )
 
-    def keys(self) -> list[KeyInfo]:
+    def list_keys(self) -> list[KeyInfo]:
         rows = self._conn.execute(
             "SELECT keyid, name, public_key, added_at, retired_at, revoked_at, revocation_reason"
             " FROM ledger_keys ORDER BY added_at"
@@ -346,7 +346,7 @@ class _MemoryTxn:
     def put_key(self, info: KeyInfo) -> None:
         self._s.key_infos[info.keyid] = info
 
-    def keys(self) -> list[KeyInfo]:
+    def list_keys(self) -> list[KeyInfo]:
         return sorted(self._s.key_infos.values(), key=lambda k: k.added_at)
 
 

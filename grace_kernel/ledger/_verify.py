@@ -33,7 +33,7 @@ from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import Any
 
 from grace_kernel.errors import InputError, MalformedRecordError
-from grace_kernel.ledger._checkpoint import Checkpoint, note_key_hash
+from grace_kernel.ledger._checkpoint import Checkpoint
 from grace_kernel.ledger._dsse import IN_TOTO_PAYLOAD_TYPE, Envelope, pae
 from grace_kernel.ledger._keys import PublicKey
 from grace_kernel.ledger._ledger import KEY_ADD, KEY_REVOKE, KEY_ROTATE, origin_for
@@ -100,9 +100,7 @@ class _KeyState:
         self.keys[public.keyid] = public
         self.infos[public.keyid] = KeyInfo(public.keyid, origin, public.raw, added_at=index)
         if self.active is not None:
-            self.infos[self.active] = dataclasses.replace(
-                self.infos[self.active], retired_at=index
-            )
+            self.infos[self.active] = dataclasses.replace(self.infos[self.active], retired_at=index)
         self.active = public.keyid
         return public.keyid
 
@@ -111,9 +109,7 @@ class _KeyState:
         if info is None:
             raise _Bad(index, f"signed by key {keyid[:16]}, which the log never introduced")
         if info.revoked_at is not None:
-            raise _Bad(
-                index, f"signed by key {keyid[:16]}, revoked at record {info.revoked_at}"
-            )
+            raise _Bad(index, f"signed by key {keyid[:16]}, revoked at record {info.revoked_at}")
         if keyid != self.active:
             raise _Bad(
                 index,
@@ -278,11 +274,7 @@ def _check_due(
         key = state.keys.get(keyid) if keyid else None
         if key is None:
             raise _Bad(None, f"{label} at size {size}: no key may sign at that point")
-        expected = note_key_hash(origin, key.raw)
-        if not any(
-            s.name == origin and s.key_hash == expected and key.verify(s.signature, cp.body)
-            for s in cp.signatures
-        ):
+        if not cp.signed_by(key):
             raise _Bad(None, f"{label} at size {size} is not signed by the log's active key")
         if cp.root != root:
             raise _Bad(
@@ -329,7 +321,9 @@ def _compare_keys(state: _KeyState, published: Sequence[KeyInfo]) -> None:
     for keyid, info in state.infos.items():
         other = listed.pop(keyid, None)
         if other is None:
-            raise _Bad(None, f"keys.json lacks key {keyid[:16]} introduced at record {info.added_at}")
+            raise _Bad(
+                None, f"keys.json lacks key {keyid[:16]} introduced at record {info.added_at}"
+            )
         if other != info:
             raise _Bad(None, f"keys.json describes key {keyid[:16]} differently from the log")
     if listed:

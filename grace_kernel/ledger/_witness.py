@@ -61,7 +61,9 @@ class FileWitness:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             handle = (self.path.parent / ".lock").open("a")
         except OSError as exc:
-            raise GraceEnvironmentError(f"cannot lock witness {self.path}: {exc.strerror}") from None
+            raise GraceEnvironmentError(
+                f"cannot lock witness {self.path}: {exc.strerror}"
+            ) from None
         with handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             yield

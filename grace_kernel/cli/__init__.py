@@ -1,0 +1,34 @@
+"""The ``grace`` command line.
+
+Every subcommand has ``--help``, prints human text by default and JSON with
+``--json``, and exits 0 only on success (1: verification failed, 2: bad input,
+3: refused by policy, 4: environment problem, 70: a bug in Grace).
+"""
+
+from __future__ import annotations
+
+import click
+
+from grace_kernel import __version__
+
+from ._commands import attest, init, keys, ledger, status, verify
+
+__all__ = ["cli", "main"]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="grace")
+def cli() -> None:
+    """Grace: a governed research workbench with a signed, tamper-evident ledger.
+
+    The workspace is GRACE_HOME, else the nearest .grace directory at or above
+    the current directory, else ./.grace (created by `grace init`).
+    """
+
+
+for command in (init, status, keys, attest, ledger, verify):
+    cli.add_command(command)
+
+
+def main() -> None:
+    cli(prog_name="grace")
