@@ -71,7 +71,8 @@ def origin_for(genesis_keyid: str) -> str:
 
 
 def _rfc3339(ts: float) -> str:
-    return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """RFC 3339 UTC with microseconds, e.g. ``2026-11-24T02:30:00.123456Z``."""
+    return dt.datetime.fromtimestamp(ts, dt.UTC).isoformat(timespec="microseconds")[:-6] + "Z"
 
 
 def key_json(keyid: str, name: str, public_raw: bytes) -> dict[str, str]:
@@ -130,7 +131,7 @@ class Batch:
         predicate: Mapping[str, Any],
     ) -> Entry:
         entry = self._ledger._append_in(self._txn, tuple(subjects), predicate_type, predicate)
-        self._ledger._maybe_checkpoint(self._txn, entry.index + 1)
+        self._ledger._maybe_checkpoint(self._txn, entry.index + 1, self._ledger._last_now)
         self.entries.append(entry)
         return entry
 
@@ -157,6 +158,7 @@ class Ledger:
         self._trust = trust
         self._witness = witness
         self._signers: dict[str, Signer] = {}
+        self._last_now = 0.0
         self._closed = False
 
     # ------------------------------------------------------------------ lifecycle
@@ -262,7 +264,7 @@ class Ledger:
         Statement.check_parts(subjects, predicate_type, predicate)
         index = txn.size()
         previous = txn.last_leaf()
-        now = self._clock.now()
+        now = self._last_now = self._clock.now()
         chain = Chain(
             index, previous.hex() if previous else GENESIS_PREVIOUS, _rfc3339(now), self._trust
         )
@@ -275,9 +277,10 @@ class Ledger:
         txn.add_entry(index, envelope, leaf, completed_nodes(index, leaf, txn.perfect))
         return Entry(index, envelope, leaf)
 
-    def _maybe_checkpoint(self, txn: LedgerTxn, size: int) -> None:
+    def _maybe_checkpoint(self, txn: LedgerTxn, size: int, now: float | None = None) -> None:
         """Checkpoint every N records or T seconds; signed by the key active after the record."""
-        now = self._clock.now()
+        if now is None:
+            now = self._clock.now()
         latest = txn.latest_checkpoint()
         last_size, last_time = (latest.size, latest.created_at) if latest else (0, 0.0)
         if size - last_size >= self._every or (

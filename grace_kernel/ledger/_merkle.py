@@ -142,6 +142,8 @@ def verify_consistency(
     if old_size == 0:
         if proof:
             raise InvalidProofError("consistency proof from the empty tree must be empty")
+        if old_root != EMPTY_ROOT:
+            raise InvalidProofError("old root of size 0 is not the empty-tree hash")
         return
     if not proof:
         raise InvalidProofError("consistency proof is empty")

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from grace_kernel.errors import InputError, MalformedRecordError
-from grace_kernel.ledger._canonical import canonical_json, loads_strict
+from grace_kernel.ledger._canonical import canonical_json, loads_canonical
 
 __all__ = [
     "GENESIS_PREVIOUS",
@@ -119,8 +119,8 @@ class Statement:
 
     @classmethod
     def from_payload(cls, payload: bytes) -> Statement:
-        """Parse and validate a statement payload; raises :class:`MalformedRecordError`."""
-        doc = loads_strict(payload)
+        """Parse and validate canonical statement bytes; raises :class:`MalformedRecordError`."""
+        doc = loads_canonical(payload)
         if not isinstance(doc, dict):
             raise MalformedRecordError("statement is not a JSON object")
         if doc.get("_type") != STATEMENT_TYPE:

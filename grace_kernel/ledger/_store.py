@@ -123,24 +123,42 @@ CREATE TABLE IF NOT EXISTS grace_meta (
 """
 
 
-class _SQLiteTxn:
-    __slots__ = ("_conn", "_path")
+class _Tail:
+    """What a writer reads on every append, cached between transactions of one connection.
 
-    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+    Valid while ``PRAGMA data_version`` is unchanged, i.e. while no other
+    connection has committed; any rollback drops it.
+    """
+
+    __slots__ = ("checkpoint", "checkpoint_loaded", "last_leaf", "meta", "right", "size")
+
+    def __init__(self, size: int, last_leaf: bytes | None) -> None:
+        self.size = size
+        self.last_leaf = last_leaf
+        self.right: dict[int, tuple[int, bytes]] = {}  # level -> newest (index, hash)
+        self.meta: dict[str, str | None] = {}
+        self.checkpoint: StoredCheckpoint | None = None
+        self.checkpoint_loaded = False
+
+
+class _SQLiteTxn:
+    __slots__ = ("_conn", "_path", "_tail")
+
+    def __init__(self, conn: sqlite3.Connection, path: Path, tail: _Tail) -> None:
         self._conn = conn
         self._path = path
+        self._tail = tail
 
     def size(self) -> int:
-        row = self._conn.execute("SELECT max(idx) FROM ledger_entries").fetchone()
-        return 0 if row[0] is None else int(row[0]) + 1
+        return self._tail.size
 
     def last_leaf(self) -> bytes | None:
-        row = self._conn.execute(
-            "SELECT leaf_hash FROM ledger_entries ORDER BY idx DESC LIMIT 1"
-        ).fetchone()
-        return None if row is None else bytes(row[0])
+        return self._tail.last_leaf
 
     def perfect(self, level: int, index: int) -> bytes:
+        cached = self._tail.right.get(level)
+        if cached is not None and cached[0] == index:
+            return cached[1]
         if level == 0:
             row = self._conn.execute(
                 "SELECT leaf_hash FROM ledger_entries WHERE idx = ?", (index,)
@@ -171,16 +189,26 @@ class _SQLiteTxn:
             "INSERT INTO ledger_entries (idx, envelope, leaf_hash) VALUES (?, ?, ?)",
             (index, envelope, leaf),
         )
-        if nodes:
-            self._conn.executemany(
-                "INSERT INTO ledger_nodes (level, idx, hash) VALUES (?, ?, ?)", nodes
-            )
+        for node in nodes:  # one on average: cheaper than executemany's set-up
+            self._conn.execute("INSERT INTO ledger_nodes (level, idx, hash) VALUES (?, ?, ?)", node)
+        tail = self._tail
+        tail.size = index + 1
+        tail.last_leaf = leaf
+        tail.right[0] = (index, leaf)
+        for level, idx, h in nodes:
+            tail.right[level] = (idx, h)
 
     def latest_checkpoint(self) -> StoredCheckpoint | None:
-        row = self._conn.execute(
-            "SELECT size, note, created_at FROM ledger_checkpoints ORDER BY size DESC LIMIT 1"
-        ).fetchone()
-        return None if row is None else StoredCheckpoint(int(row[0]), row[1], float(row[2]))
+        tail = self._tail
+        if not tail.checkpoint_loaded:
+            row = self._conn.execute(
+                "SELECT size, note, created_at FROM ledger_checkpoints ORDER BY size DESC LIMIT 1"
+            ).fetchone()
+            tail.checkpoint = (
+                None if row is None else StoredCheckpoint(int(row[0]), row[1], float(row[2]))
+            )
+            tail.checkpoint_loaded = True
+        return tail.checkpoint
 
     def checkpoint_at(self, size: int) -> StoredCheckpoint | None:
         row = self._conn.execute(
@@ -193,15 +221,24 @@ class _SQLiteTxn:
             "INSERT OR REPLACE INTO ledger_checkpoints (size, note, created_at) VALUES (?, ?, ?)",
             (checkpoint.size, checkpoint.note, checkpoint.created_at),
         )
+        latest = self.latest_checkpoint()
+        if latest is None or checkpoint.size >= latest.size:
+            self._tail.checkpoint = checkpoint
 
     def get_meta(self, key: str) -> str | None:
-        row = self._conn.execute("SELECT value FROM grace_meta WHERE key = ?", (key,)).fetchone()
-        return None if row is None else str(row[0])
+        meta = self._tail.meta
+        if key not in meta:
+            row = self._conn.execute(
+                "SELECT value FROM grace_meta WHERE key = ?", (key,)
+            ).fetchone()
+            meta[key] = None if row is None else str(row[0])
+        return meta[key]
 
     def set_meta(self, key: str, value: str) -> None:
         self._conn.execute(
             "INSERT OR REPLACE INTO grace_meta (key, value) VALUES (?, ?)", (key, value)
         )
+        self._tail.meta[key] = value
 
     def put_key(self, info: KeyInfo) -> None:
         self._conn.execute(
@@ -237,6 +274,8 @@ class SQLiteLedgerStore:
         self.path = path
         self.location = str(path)
         self._lock = threading.RLock()
+        self._tail: _Tail | None = None
+        self._tail_version: int | None = None
         self._conn = connect_sqlite(path, synchronous=sync.upper())
         with sqlite_errors(path):
             version = self._conn.execute("PRAGMA user_version").fetchone()[0]
@@ -252,13 +291,30 @@ class SQLiteLedgerStore:
     @contextlib.contextmanager
     def _transaction(self, begin: str) -> Iterator[LedgerTxn]:
         with self._lock, sqlite_errors(self.path):
-            self._conn.execute(begin)
+            conn = self._conn
+            conn.execute(begin)
             try:
-                yield _SQLiteTxn(self._conn, self.path)
+                version = conn.execute("PRAGMA data_version").fetchone()[0]
+                tail = self._tail if version == self._tail_version else None
+                if tail is None:
+                    tail = self._tail = self._load_tail()
+                    self._tail_version = version
+                yield _SQLiteTxn(conn, self.path, tail)
             except BaseException:
-                self._conn.execute("ROLLBACK")
+                self._tail = None
+                self._tail_version = None
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
                 raise
-            self._conn.execute("COMMIT")
+            conn.execute("COMMIT")
+
+    def _load_tail(self) -> _Tail:
+        row = self._conn.execute(
+            "SELECT idx, leaf_hash FROM ledger_entries ORDER BY idx DESC LIMIT 1"
+        ).fetchone()
+        if row is None:
+            return _Tail(0, None)
+        return _Tail(int(row[0]) + 1, bytes(row[1]))
 
     def read(self) -> contextlib.AbstractContextManager[LedgerTxn]:
         return self._transaction("BEGIN")

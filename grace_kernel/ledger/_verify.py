@@ -156,7 +156,7 @@ def verify_log(
         for raw in records:
             i = size
             try:
-                envelope = Envelope.from_bytes(raw)
+                envelope = Envelope.from_bytes(raw, canonical=True)
                 if envelope.payload_type != IN_TOTO_PAYLOAD_TYPE:
                     raise _Bad(i, f"payload type {envelope.payload_type!r} is not in-toto")
                 if len(envelope.signatures) != 1:
@@ -165,6 +165,12 @@ def verify_log(
                 if i == 0:
                     statement = Statement.from_payload(envelope.payload)
                     origin, genesis = _found(state, statement, signature.keyid, trusted_keyids)
+                    if witness is not None and witness.origin != origin:
+                        raise _Bad(
+                            0,
+                            f"this log is {origin!r}, but the witness saw {witness.origin!r} "
+                            "(the log was replaced)",
+                        )
                     key = state.keys[genesis]
                 else:
                     key = state.signer_for(i, signature.keyid)
