@@ -17,7 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from grace_kernel.config import Settings
-from grace_kernel.errors import GraceEnvironmentError, InputError, KeyStoreError
+from grace_kernel.errors import (
+    GraceEnvironmentError,
+    InputError,
+    IntegrityError,
+    KeyStoreError,
+    MalformedRecordError,
+)
 from grace_kernel.ledger import (
     Checkpoint,
     Entry,
@@ -82,6 +88,7 @@ class Workspace:
         keys = FileKeyStore(settings.keys_dir)
         store = SQLiteLedgerStore(settings.db_path, sync=settings.sync)
         try:
+            _refuse_refounding(settings, store)
             ledger = Ledger.open(
                 store=store,
                 keys=keys,
@@ -127,12 +134,23 @@ class Workspace:
     def verify(self, *, progress: Callable[[int], None] | None = None) -> VerifyReport:
         """Verify the whole live ledger against its checkpoints, its witness and its key files."""
         trusted = self._trusted_founders()
-        checkpoints = [Checkpoint.from_text(cp.note) for cp in self.ledger.store.checkpoints()]
+        checkpoints = []
+        for stored in self.ledger.store.checkpoints():
+            try:
+                checkpoints.append(Checkpoint.from_text(stored.note))
+            except MalformedRecordError as exc:
+                return VerifyReport(
+                    ok=False,
+                    size=self.ledger.size,
+                    first_bad_index=None,
+                    problem=f"stored checkpoint at size {stored.size} is malformed: {exc.message}",
+                )
         report = verify_log(
             self.ledger.store.iter_envelopes(),
             checkpoints,
             trusted_keyids=trusted,
             witness=self.witness.read(),
+            published_keys=self.ledger.list_keys(),
             progress=progress,
         )
         if report.ok and checkpoints:
@@ -159,6 +177,28 @@ class Workspace:
             "checkpoint_interval": self.settings.checkpoint_interval,
             **info,
         }
+
+
+def _refuse_refounding(settings: Settings, store: SQLiteLedgerStore) -> None:
+    """An empty database in a workspace that has signed before means the ledger was lost.
+
+    Founding a fresh ledger there would hide the loss, so refuse and say so.
+    """
+    with store.read() as txn:
+        if txn.size():
+            return
+    evidence = []
+    if settings.witness_path.exists():
+        evidence.append(f"a witness ({settings.witness_path})")
+    if settings.keys_dir.is_dir() and any(settings.keys_dir.glob("*.pem")):
+        evidence.append(f"signing keys ({settings.keys_dir})")
+    if evidence:
+        raise IntegrityError(
+            f"database {settings.db_path} holds no records, but this workspace has signed "
+            f"before ({' and '.join(evidence)}): the ledger was lost or replaced",
+            hint="restore the database from backup or a bundle; Grace will not found "
+            "a new ledger over a lost one",
+        )
 
 
 def _user() -> str:

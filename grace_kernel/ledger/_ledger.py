@@ -14,11 +14,12 @@ import base64
 import contextlib
 import dataclasses
 import datetime as dt
+import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
-from grace_kernel.errors import InputError, StoreError
+from grace_kernel.errors import InputError, IntegrityError, StoreError
 from grace_kernel.ledger._checkpoint import Checkpoint, NoteSignature, note_key_hash
 from grace_kernel.ledger._dsse import IN_TOTO_PAYLOAD_TYPE, Envelope, Signature, pae
 from grace_kernel.ledger._keys import KeyStore, Signer
@@ -160,6 +161,10 @@ class Ledger:
         self._signers: dict[str, Signer] = {}
         self._last_now = 0.0
         self._closed = False
+        # Held across a write transaction *and* the witness update that follows
+        # its commit, so the witness never runs ahead of what is committed.
+        self._write_lock = threading.RLock()
+        self._uncommitted: list[Checkpoint] = []
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -185,7 +190,7 @@ class Ledger:
             trust=trust,
             witness=witness,
         )
-        with store.write() as txn:
+        with ledger._write() as txn:
             if txn.size() == 0:
                 ledger._found(txn)
         return ledger
@@ -242,8 +247,24 @@ class Ledger:
         """Append several records in one commit (all or none)."""
         if self._closed:
             raise StoreError("the ledger is closed")
-        with self.store.write() as txn:
+        with self._write() as txn:
             yield Batch(self, txn)
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[LedgerTxn]:
+        """One write transaction; the witness hears of its checkpoints only after the commit."""
+        with self._write_lock:
+            self._uncommitted.clear()
+            try:
+                with self.store.write() as txn:
+                    yield txn
+            except BaseException:
+                self._uncommitted.clear()
+                raise
+            if self._witness is not None and self._uncommitted:
+                newest = max(self._uncommitted, key=lambda c: c.size)
+                self._uncommitted.clear()
+                self._witness.advance(newest)
 
     def _signer(self, txn: LedgerTxn) -> Signer:
         keyid = txn.get_meta("active_keyid")
@@ -295,14 +316,30 @@ class Ledger:
         body = Checkpoint(origin, size, root, ()).body
         sig = NoteSignature(origin, note_key_hash(origin, signer.public.raw), signer.sign(body))
         checkpoint = Checkpoint(origin, size, root, (sig,))
+        self._check_witness(txn, origin, size)
         txn.add_checkpoint(StoredCheckpoint(size, checkpoint.to_text(), now))
-        if self._witness is not None:
-            self._witness.advance(checkpoint)
+        self._uncommitted.append(checkpoint)
         return checkpoint
+
+    def _check_witness(self, txn: LedgerTxn, origin: str, size: int) -> None:
+        """Refuse to sign a checkpoint over a log that no longer holds what the witness saw.
+
+        Without this, records appended after a rollback would carry the log past
+        the witness's size and the next checkpoint would paper over the gap.
+        """
+        seen = self._witness.read() if self._witness is not None else None
+        if seen is None or seen.size > size:
+            return
+        if seen.origin != origin or subtree_root(0, seen.size, txn.perfect) != seen.root:
+            raise IntegrityError(
+                f"the ledger no longer holds the {seen.size} records its witness saw: "
+                "it was rolled back or replaced; refusing to sign a checkpoint over it",
+                hint="run `grace verify` and restore the ledger from a bundle",
+            )
 
     def checkpoint(self) -> Checkpoint | None:
         """Sign a checkpoint covering every record now, unless the latest already does."""
-        with self.store.write() as txn:
+        with self._write() as txn:
             size = txn.size()
             latest = txn.latest_checkpoint()
             if latest is not None and latest.size == size:
@@ -315,7 +352,7 @@ class Ledger:
 
     def rotate_key(self) -> KeyInfo:
         """Make a new key; the rotation record is signed by the old one, which then retires."""
-        with self.store.write() as txn:
+        with self._write() as txn:
             old = self._signer(txn)
             new = self._keys.create()
             origin = self._origin(txn)
@@ -340,7 +377,7 @@ class Ledger:
         Revoking the active key first rotates to a new one (returned second),
         because a ledger always needs one key that may still sign.
         """
-        with self.store.write() as txn:
+        with self._write() as txn:
             infos = {k.keyid: k for k in txn.list_keys()}
             matches = [k for k in infos if k.startswith(keyid)] if len(keyid) >= 8 else []
             if len(matches) != 1:
@@ -352,7 +389,7 @@ class Ledger:
             if target.revoked_at is not None:
                 raise InputError(f"key {target.keyid[:16]} is already revoked")
         rotated = self.rotate_key() if target.retired_at is None else None
-        with self.store.write() as txn:
+        with self._write() as txn:
             entry = self._append_in(
                 txn,
                 (Subject(f"ed25519:{target.keyid}", target.keyid),),
