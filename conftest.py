@@ -10,18 +10,17 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from pathlib import Path
 
-import pytest
-
-_HOME: list[str] = []
+_HOME: list[Path] = []
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    home = tempfile.mkdtemp(prefix="grace-test-home-")
+def pytest_configure() -> None:
+    home = Path(tempfile.mkdtemp(prefix="grace-test-home-"))
     _HOME.append(home)
-    os.environ["GRACE_HOME"] = os.path.join(home, ".grace")
+    os.environ["GRACE_HOME"] = str(home / ".grace")
 
 
-def pytest_unconfigure(config: pytest.Config) -> None:
+def pytest_unconfigure() -> None:
     for home in _HOME:
         shutil.rmtree(home, ignore_errors=True)

@@ -45,7 +45,10 @@ def canonical_json(value: Any) -> bytes:
     """
     try:
         if _fast_path_ok(value):
-            return orjson.dumps(value, option=_SORT)
+            try:
+                return orjson.dumps(value, option=_SORT)
+            except orjson.JSONEncodeError:
+                pass  # e.g. nested deeper than orjson's limit of 254: the reference decides
         return rfc8785.dumps(value)
     except (rfc8785.CanonicalizationError, orjson.JSONEncodeError, ValueError, TypeError) as exc:
         raise InputError(f"value cannot be written as canonical JSON: {exc}") from None
@@ -56,10 +59,14 @@ def canonical_json(value: Any) -> bytes:
 def _fast_path_ok(value: Any) -> bool:
     stack = [value]
     pop, extend = stack.pop, stack.extend
+    containers: set[int] = set()
     while stack:
         item = pop()
         kind = type(item)
+        if (kind is dict or kind is list) and id(item) in containers:
+            return False  # shared or cyclic: the reference encoder decides (a cycle raises)
         if kind is dict:
+            containers.add(id(item))
             try:
                 if not "".join(item).isascii():
                     return False
@@ -72,6 +79,7 @@ def _fast_path_ok(value: Any) -> bool:
             if not -_MAX_SAFE_INT <= item <= _MAX_SAFE_INT:
                 return False
         elif kind is list:
+            containers.add(id(item))
             extend(item)
         else:
             return False  # floats, tuples, subclasses: let the reference encoder decide

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import stat
 from pathlib import Path
 from typing import Protocol
@@ -21,6 +22,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from grace_kernel.errors import InputError, KeyStoreError
 
 __all__ = ["FileKeyStore", "KeyStore", "MemoryKeyStore", "PublicKey", "Signer", "key_id"]
+
+
+_KEYID = re.compile(r"[0-9a-f]{64}")
 
 
 def key_id(public_raw: bytes) -> str:
@@ -113,6 +117,8 @@ class FileKeyStore:
         self.directory = directory
 
     def path(self, keyid: str) -> Path:
+        if not _KEYID.fullmatch(keyid):
+            raise KeyStoreError(f"{keyid!r} is not a key id (64 lower-case hex digits)")
         return self.directory / f"{keyid}.pem"
 
     def create(self) -> Signer:

@@ -70,7 +70,7 @@ def test_every_command_documents_itself() -> None:
         done = subprocess.run([*GRACE, *words, "--help"], capture_output=True, text=True)
         assert done.returncode == 0, words
         assert "Usage:" in done.stdout
-        if words and words[0] not in {"keys", "ledger"} or len(words) == 2:
+        if (words and words[0] not in {"keys", "ledger"}) or len(words) == 2:
             assert "--json" in done.stdout, words
 
 
@@ -110,7 +110,8 @@ def test_attest_verify_prove_export_round_trip(home: Path, data_file: Path, tmp_
     assert shown["statement"]["predicate"]["chain"]["sequence"] == 1
 
     proof = run_json(home, "ledger", "proof", "1")
-    assert proof["verified"] is True and proof["root_signed_by_checkpoint"] is True
+    assert proof["verified"] is True
+    assert proof["root_signed_by_checkpoint"] is True
     verify_inclusion(
         bytes.fromhex(proof["leaf_hash"]),
         proof["leaf_index"],
@@ -131,7 +132,9 @@ def test_attest_verify_prove_export_round_trip(home: Path, data_file: Path, tmp_
     )
 
     report = run_json(home, "verify")
-    assert report["ok"] is True and report["size"] == 5 and report["first_bad_index"] is None
+    assert report["ok"] is True
+    assert report["size"] == 5
+    assert report["first_bad_index"] is None
 
     bundle = tmp_path / "bundle"
     exported = run_json(home, "ledger", "export", "--out", str(bundle))
@@ -194,7 +197,8 @@ def test_verify_fails_with_index_after_direct_database_edit(home: Path, data_fil
     done = run(home, "verify", check_code=1)
     assert "first bad index 3" in done.stdout
     report = run_json(home, "verify", check_code=1)
-    assert report["ok"] is False and report["first_bad_index"] == 3
+    assert report["ok"] is False
+    assert report["first_bad_index"] == 3
     assert "record 3" in report["problem"]
 
 
@@ -222,7 +226,8 @@ def test_bad_input_gives_a_diagnosis_and_exit_2(
     assert message in done.stderr
     assert "Traceback" not in done.stderr
     as_json = json.loads(run(home, *words, "--json", cwd=data_file.parent, check_code=2).stdout)
-    assert as_json["ok"] is False and message in as_json["error"]["message"]
+    assert as_json["ok"] is False
+    assert message in as_json["error"]["message"]
 
 
 def test_commands_on_a_missing_workspace_exit_4(home: Path) -> None:
