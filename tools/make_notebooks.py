@@ -3,11 +3,14 @@
     python tools/make_notebooks.py
 
 The notebooks are committed; edit them here and re-run this script, so review
-diffs stay readable.
+diffs stay readable.  The script formats what it writes with ruff, as
+``make lint`` expects.
 """
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
@@ -89,11 +92,7 @@ QUICKSTART = [
         "the hash link from each record to the one before it, and the Merkle root against "
         "every signed checkpoint."
     ),
-    new_code_cell(
-        "report = ws.verify()\n"
-        "assert report.ok, report.problem\n"
-        "report.to_json()"
-    ),
+    new_code_cell("report = ws.verify()\nassert report.ok, report.problem\nreport.to_json()"),
     new_markdown_cell(
         "## 4. Prove inclusion\n\n"
         "A checkpoint signs the Merkle root of the first *n* records. An inclusion proof "
@@ -144,7 +143,7 @@ QUICKSTART = [
     new_markdown_cell(
         "From a terminal, the same in three commands:\n\n"
         "```bash\n"
-        "grace attest readings.csv summary.json --predicate '{\"step\": \"summarise\"}'\n"
+        'grace attest readings.csv summary.json --predicate \'{"step": "summarise"}\'\n'
         "grace verify\n"
         "grace ledger export --out bundle && grace verify --bundle bundle\n"
         "```"
@@ -164,6 +163,7 @@ def write(path: Path, cells: list[nbformat.NotebookNode]) -> None:
         cell["id"] = f"{path.stem}-{number:02d}"
     nbformat.validate(notebook)
     path.write_text(nbformat.writes(notebook) + "\n", encoding="utf-8")
+    subprocess.run([sys.executable, "-m", "ruff", "format", "--quiet", str(path)], check=True)
 
 
 def main() -> None:
