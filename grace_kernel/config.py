@@ -24,6 +24,7 @@ WORKSPACE_DIRNAME = ".grace"
 _BOUNDS: dict[str, tuple[float, float]] = {
     "checkpoint_every": (1, 1_000_000),
     "checkpoint_interval": (0.0, 86_400.0),
+    "approval_ttl": (1.0, 7 * 86_400.0),
 }
 
 
@@ -42,12 +43,20 @@ class Settings:
         ``"normal"``: an acknowledged record survives the process being killed
         (SQLite WAL, synchronous=NORMAL).  ``"full"``: it also survives power
         loss or an OS crash (synchronous=FULL, an fsync per commit).
+    policy_dir
+        The seeded policies (``grace.cedarschema`` + ``*.cedar``); ``None``
+        means the ones shipped with Grace.  Workspace additions always come
+        from ``<home>/policies``.
+    approval_ttl
+        Seconds an approval request waits before it expires (denied).
     """
 
     home: Path
     checkpoint_every: int = 1000
     checkpoint_interval: float = 60.0
     sync: SyncMode = "normal"
+    policy_dir: Path | None = None
+    approval_ttl: float = 900.0
 
     def __post_init__(self) -> None:
         if not isinstance(self.home, Path):
@@ -77,14 +86,19 @@ class Settings:
     def witness_path(self) -> Path:
         return self.home / "witness" / "checkpoint"
 
+    @property
+    def override_policy_dir(self) -> Path:
+        return self.home / "policies"
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str], *, cwd: Path) -> Settings:
         """Build settings from ``GRACE_*`` variables; only edges call this.
 
         ``GRACE_HOME`` names the workspace directory; without it the nearest
         ``.grace`` directory at or above ``cwd`` is used, else ``cwd/.grace``.
-        ``GRACE_CHECKPOINT_EVERY``, ``GRACE_CHECKPOINT_INTERVAL`` and
-        ``GRACE_SYNC`` override the defaults.
+        ``GRACE_CHECKPOINT_EVERY``, ``GRACE_CHECKPOINT_INTERVAL``,
+        ``GRACE_SYNC``, ``GRACE_POLICY_DIR`` and ``GRACE_APPROVAL_TTL``
+        override the defaults.
         """
         home_var = environ.get("GRACE_HOME", "").strip()
         home = Path(home_var).expanduser().absolute() if home_var else find_home(cwd)
@@ -99,6 +113,12 @@ class Settings:
             )
         if "GRACE_SYNC" in environ:
             fields["sync"] = environ["GRACE_SYNC"].strip().lower()
+        if environ.get("GRACE_POLICY_DIR", "").strip():
+            fields["policy_dir"] = Path(environ["GRACE_POLICY_DIR"].strip()).expanduser().absolute()
+        if "GRACE_APPROVAL_TTL" in environ:
+            fields["approval_ttl"] = _parse_float(
+                "GRACE_APPROVAL_TTL", environ["GRACE_APPROVAL_TTL"]
+            )
         return cls(**fields)  # type: ignore[arg-type]  # validated in __post_init__
 
 

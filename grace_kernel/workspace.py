@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from grace_kernel._data import seeded_policy_dir
 from grace_kernel.config import Settings
 from grace_kernel.errors import (
     GraceEnvironmentError,
@@ -24,6 +25,8 @@ from grace_kernel.errors import (
     KeyStoreError,
     MalformedRecordError,
 )
+from grace_kernel.events import EventBus
+from grace_kernel.governance import ApprovalStore, Governance, PolicyEngine
 from grace_kernel.ledger import (
     Checkpoint,
     Entry,
@@ -71,6 +74,32 @@ class Workspace:
         self.ledger = ledger
         self.keys = keys
         self.witness = FileWitness(settings.witness_path)
+        self.events = EventBus()
+        self._governance: Governance | None = None
+
+    @property
+    def governance(self) -> Governance:
+        """The governed path for this workspace (policies loaded on first use)."""
+        if self._governance is None:
+            engine = PolicyEngine(
+                seeded_dir=self.settings.policy_dir or seeded_policy_dir(),
+                override_dir=self.settings.override_policy_dir,
+                events=self.events,
+            )
+            self._governance = Governance(
+                engine=engine,
+                ledger=self.ledger,
+                approvals=ApprovalStore(self.settings.db_path),
+                events=self.events,
+                mode=self.health_mode,
+                approval_ttl=self.settings.approval_ttl,
+            )
+        return self._governance
+
+    def health_mode(self) -> str:
+        """normal | degraded | safe | lockdown, as the supervisor last recorded it."""
+        with self.ledger.store.read() as txn:
+            return txn.get_meta("health.mode") or "normal"
 
     @classmethod
     def open(cls, settings: Settings, *, create: bool = True) -> Workspace:
@@ -102,7 +131,11 @@ class Workspace:
         return cls(settings, ledger, keys)
 
     def close(self) -> None:
-        self.ledger.close()
+        try:
+            if self._governance is not None:
+                self._governance.approvals.close()
+        finally:
+            self.ledger.close()
 
     def __enter__(self) -> Workspace:
         return self
@@ -167,6 +200,15 @@ class Workspace:
 
     def status(self) -> dict[str, Any]:
         info = self.ledger.info()
+        engine = self.governance.engine
+        active = engine.active
+        info["governance"] = {
+            "mode": self.health_mode(),
+            "policies": len(active.policies) if active else 0,
+            "policy_fingerprint": active.fingerprint if active else None,
+            "policy_error": engine.last_error,
+            "pending_approvals": len(self.governance.list_approvals(state="pending")),
+        }
         return {
             "workspace": str(self.settings.home),
             "database": str(self.settings.db_path),

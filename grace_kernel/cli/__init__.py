@@ -12,6 +12,7 @@ import click
 from grace_kernel import __version__
 
 from ._commands import attest, init, keys, ledger, status, verify
+from ._governance import approvals, policy
 
 __all__ = ["cli", "main"]
 
@@ -26,7 +27,7 @@ def cli() -> None:
     """
 
 
-for command in (init, status, keys, attest, ledger, verify):
+for command in (init, status, keys, attest, ledger, verify, policy, approvals):
     cli.add_command(command)
 
 

@@ -92,6 +92,19 @@ def status() -> Result:
         + ("none yet" if cp is None else f"size {cp['size']} at {cp['created_at']}"),
         f"trust mode:  {data['trust']} ({data['trust_note']})",
     ]
+    gov = data["governance"]
+    policies = (
+        f"{gov['policies']} active (set {gov['policy_fingerprint']})"
+        if gov["policies"]
+        else "NONE LOADED: every risky action is refused"
+    )
+    lines += [
+        f"health mode: {gov['mode']}",
+        f"policies:    {policies}",
+        f"approvals:   {gov['pending_approvals']} pending",
+    ]
+    if gov["policy_error"]:
+        lines.append(f"policy error: {gov['policy_error']}")
     return data, "\n".join(lines), 0
 
 
