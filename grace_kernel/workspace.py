@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from grace_kernel._data import seeded_policy_dir
+from grace_kernel._resources import seeded_policy_dir
 from grace_kernel.config import Settings
 from grace_kernel.errors import (
     GraceEnvironmentError,

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from grace_kernel._data import seeded_policy_dir
+from grace_kernel._resources import seeded_policy_dir
 from grace_kernel.errors import InputError
 from grace_kernel.governance import (
     Action,

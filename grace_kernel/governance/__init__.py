@@ -1,6 +1,6 @@
 """Governance: Cedar policies, human approvals, and the one governed path (DESIGN.md §2).
 
-- :class:`Governance` — ``decide``, ``governed`` (context manager), ``governs``
+- :class:`Governance` — ``govern``, ``governed`` (context manager), ``governs``
   (decorator), approvals; every decision is a signed ledger record;
 - :class:`PolicyEngine` — the validated Cedar policy set with hot reload;
 - :class:`Action`, :class:`ActionKind`, :class:`Principal`, :class:`Findings`;

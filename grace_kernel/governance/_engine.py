@@ -36,7 +36,7 @@ import cedarpy
 
 from grace_kernel.errors import InputError
 from grace_kernel.events import EventBus, PolicyReloadFailed
-from grace_kernel.governance._actions import Action
+from grace_kernel.governance._actions import RESOURCE_TYPES, Action
 from grace_kernel.governance._decision import Decision, Effect
 from grace_kernel.governance._facts import DEFAULT_CONTEXT
 
@@ -50,7 +50,6 @@ __all__ = [
 ]
 
 SCHEMA_FILE = "grace.cedarschema"
-_ID_ANNOTATION = re.compile(r'@id\s*\(\s*"((?:[^"\\]|\\.)*)"\s*\)')
 _POLICY_NUMBER = re.compile(r"\bpolicy(\d+)\b")
 
 
@@ -107,6 +106,51 @@ def _line_of(text: str, offset: int) -> int:
     return text.count("\n", 0, offset) + 1
 
 
+def _statements(text: str) -> list[tuple[int, int, int]]:
+    """(first line, start, end) of each statement, in order: the text up to each top-level ``;``.
+
+    Cedar reports neither lines nor offsets, so policies are located by
+    splitting the source ourselves: ``//`` comments and whitespace before a
+    statement are skipped, and ``;`` inside a string does not end one.  A
+    trailing fragment without ``;`` counts as a (broken) statement.
+    """
+    found: list[tuple[int, int, int]] = []
+    start: int | None = None
+    i, size = 0, len(text)
+    while i < size:
+        char = text[i]
+        if text.startswith("//", i):
+            end = text.find("\n", i)
+            i = size if end < 0 else end
+            continue
+        if char.isspace():
+            i += 1
+            continue
+        if start is None:
+            start = i
+        if char == '"':
+            i += 1
+            while i < size and text[i] != '"':
+                i += 2 if text[i] == "\\" else 1
+        elif char == ";":
+            found.append((_line_of(text, start), start, i + 1))
+            start = None
+        i += 1
+    if start is not None:
+        found.append((_line_of(text, start), start, size))
+    return found
+
+
+def _syntax_error_line(text: str, statements: list[tuple[int, int, int]]) -> tuple[int, str]:
+    """The first statement Cedar cannot parse on its own: its line and Cedar's message."""
+    for line, start, end in statements:
+        try:
+            cedarpy.policies_to_json_str(text[start:end])
+        except ValueError as exc:
+            return line, str(exc)
+    return 1, ""
+
+
 def _read(path: Path) -> str:
     try:
         return path.read_text(encoding="utf-8")
@@ -131,11 +175,12 @@ def _parse_file(
 ) -> tuple[dict[str, Any], list[PolicyInfo], list[PolicyProblem]]:
     text = _read(path)
     problems: list[PolicyProblem] = []
+    statements = _statements(text)
     try:
         doc = json.loads(cedarpy.policies_to_json_str(text))
     except ValueError as exc:
-        return {}, [], [PolicyProblem(str(path), 1, f"Cedar syntax error: {exc}")]
-    ids = [(m.group(1), _line_of(text, m.start())) for m in _ID_ANNOTATION.finditer(text)]
+        line, message = _syntax_error_line(text, statements)
+        return {}, [], [PolicyProblem(str(path), line, f"Cedar syntax error: {message or exc}")]
     static = doc.get("staticPolicies", {})
     if doc.get("templates"):
         problems.append(PolicyProblem(str(path), 1, "policy templates are not supported"))
@@ -146,7 +191,7 @@ def _parse_file(
     for number, (_, policy) in enumerate(ordered):
         annotations = policy.get("annotations", {})
         pid = annotations.get("id")
-        line = next((ln for i, ln in ids if i == pid), 1)
+        line = statements[number][0] if number < len(statements) else 1
         line_by_number[number] = line
         if not pid:
             problems.append(PolicyProblem(str(path), line, f"policy #{number + 1} has no @id"))
@@ -195,8 +240,9 @@ def load_policy_set(seeded_dir: Path, override_dir: Path | None = None) -> Polic
     infos: dict[str, PolicyInfo] = {}
     digest = hashlib.sha256()
     for path, seeded in [(p, True) for p in seeded_files] + [(p, False) for p in override_files]:
-        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+        # Parse first: it reports an unreadable file (e.g. a dangling editor lock link).
         policies, file_infos, file_problems = _parse_file(path, schema, seeded=seeded)
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
         problems += file_problems
         for info in file_infos:
             if info.id in infos:
@@ -336,10 +382,12 @@ class PolicyEngine:
                 reasons=("policies are unavailable, so everything is refused (fail closed)",),
                 errors=(self.last_error or "no policy set loaded",),
             )
+        # Entities in JSON form: Cedar's string form rejects ids it would escape (a
+        # newline in a command or path), which would deny such an action by accident.
         request = {
-            "principal": action.principal.uid,
-            "action": f'Action::"{action.kind.value}"',
-            "resource": action.resource_uid,
+            "principal": {"type": action.principal.type.value, "id": action.principal.id},
+            "action": {"type": "Action", "id": action.kind.value},
+            "resource": {"type": RESOURCE_TYPES[action.kind], "id": action.resource},
             "context": self.context(action, mode=mode, approved=approved),
         }
         try:
@@ -362,6 +410,12 @@ class PolicyEngine:
                 policy_fingerprint=active.fingerprint,
             )
         only_approval = all(i.approval for i in infos)
+        if not only_approval:
+            # Allowed outright: the permits that allowed it decided, not the
+            # catch-all approval permits that also matched.
+            infos = [i for i in infos if not i.approval]
+            ids = tuple(i.id for i in infos)
+            reasons = tuple(i.reason for i in infos)
         obligations = frozenset(o for i in infos for o in i.obligations)
         effect = Effect.ALLOW
         if only_approval and not approved:

@@ -8,6 +8,7 @@ without a shell (and flags any shell syntax), package specs through PEP 508.
 from __future__ import annotations
 
 import ipaddress
+import math
 import os
 import re
 import shlex
@@ -46,6 +47,7 @@ DEFAULT_CONTEXT: dict[str, Any] = {
     "loopback": False,
     "command": "",
     "command_prefixes": [],
+    "command_flags": [],
     "shell_syntax": False,
     "package": "",
     "package_pinned": False,
@@ -81,7 +83,9 @@ def host_facts(host: str) -> dict[str, Any]:
         name = name[1:-1]
     if not name:
         raise InputError("empty host name")
-    loopback = name == "localhost" or name.endswith(".localhost")
+    # Only "localhost" itself: other *.localhost names resolve wherever the
+    # resolver (or /etc/hosts) sends them.
+    loopback = name == "localhost"
     try:
         address = ipaddress.ip_address(name)
     except ValueError:
@@ -100,7 +104,8 @@ def command_facts(command: str | Sequence[str]) -> dict[str, Any]:
     """A command line split without a shell; any shell syntax is flagged, not interpreted.
 
     ``command_prefixes`` holds the first one to four words joined ("git",
-    "git status", ...), which allow-lists match against.
+    "git status", ...), which allow-lists match against; ``command_flags``
+    the option names used (``--output=x`` gives ``--output``).
     """
     if isinstance(command, str):
         shell_syntax = bool(_SHELL_SYNTAX.search(command))
@@ -114,9 +119,11 @@ def command_facts(command: str | Sequence[str]) -> dict[str, Any]:
     if not words:
         raise InputError("empty command")
     prefixes = [" ".join(words[:n]) for n in range(1, min(len(words), _MAX_PREFIX_WORDS) + 1)]
+    flags = sorted({w.split("=", 1)[0] for w in words[1:] if w.startswith("-") and w != "-"})
     return {
         "command": " ".join(words),
         "command_prefixes": prefixes,
+        "command_flags": flags,
         "shell_syntax": shell_syntax,
     }
 
@@ -129,7 +136,9 @@ def package_facts(spec: str, *, index: str = DEFAULT_PACKAGE_INDEX) -> dict[str,
         return _package(text, pinned=False, source="vcs", index=index)
     if re.match(r"^[a-z][a-z0-9+.-]*://", lowered):
         return _package(text, pinned=False, source="url", index=index)
-    if text.startswith((".", "/", "~")) or lowered.endswith((".whl", ".tar.gz", ".zip")):
+    if text.startswith((".", "/", "~")) or (
+        "@" not in text and lowered.endswith((".whl", ".tar.gz", ".zip"))
+    ):  # a local archive; "name @ https://.../x.whl" is a URL, handled below
         return _package(text, pinned=False, source="path", index=index)
     try:
         requirement = Requirement(text)
@@ -157,10 +166,14 @@ def _package(name: str, *, pinned: bool, source: str, index: str) -> dict[str, A
 
 
 def trust_facts(score: float) -> dict[str, Any]:
-    """A trust score in [0, 1] as per-mille (Cedar compares integers only)."""
+    """A trust score in [0, 1] as per-mille (Cedar compares integers only).
+
+    Truncated, never rounded up: 0.6999 is below 0.7 and must not reach 700.
+    (The inner ``round`` only absorbs binary noise such as 0.57 * 1000 = 569.999...)
+    """
     if not 0.0 <= score <= 1.0:
         raise InputError(f"trust score {score} is outside [0, 1]")
-    return {"trust_permille": round(score * 1000)}
+    return {"trust_permille": math.floor(round(score * 1000, 6))}
 
 
 def facts_for(kind: str, resource: str, *, workspace: Path) -> dict[str, Any]:
@@ -171,7 +184,9 @@ def facts_for(kind: str, resource: str, *, workspace: Path) -> dict[str, Any]:
         return command_facts(resource)
     if kind in {"net.connect", "api.call"}:
         host = resource.split("://", 1)[-1].split("/", 1)[0].rsplit("@", 1)[-1]
-        if host.count(":") == 1:  # host:port (an IPv6 address has several colons)
+        if host.startswith("[") and "]" in host:  # [IPv6] or [IPv6]:port
+            host = host[: host.index("]") + 1]
+        elif host.count(":") == 1:  # host:port (an IPv6 address has several colons)
             host = host.split(":", 1)[0]
         return host_facts(host)
     if kind == "package.install":

@@ -1,6 +1,6 @@
 """The one governed path: decide, hold for approval, record, and tell the rest of Grace.
 
-Every risky action in Grace goes through :meth:`Governance.decide` (or the
+Every risky action in Grace goes through :meth:`Governance.govern` (or the
 :meth:`Governance.governed` context manager and :meth:`Governance.governs`
 decorator built on it).  Each decision, allow included, becomes one signed
 ledger record (``urn:grace:predicate:governance-decision:v1``) *before* the
@@ -109,13 +109,14 @@ class Governance:
         except Exception:  # an unreadable mode must not read as "normal"
             return "lockdown"
 
-    def decide(self, action: Action) -> Decision:
+    def govern(self, action: Action) -> Decision:
         """Decide, create or consume an approval if needed, and record the decision."""
         mode = self._current_mode()
         decision = self.engine.decide(action, mode=mode)
-        if decision.effect is Effect.REQUIRE_APPROVAL:
-            decision = self._through_approvals(action, decision, mode)
         try:
+            # Inside the try: creating or consuming an approval writes records too.
+            if decision.effect is Effect.REQUIRE_APPROVAL:
+                decision = self._through_approvals(action, decision, mode)
             entry = self.ledger.append(
                 subjects=[_action_subject(action)],
                 predicate_type=DECISION,
@@ -182,7 +183,7 @@ class Governance:
         Raises :class:`PolicyDenied` or :class:`ApprovalRequired` instead of
         entering the block.
         """
-        decision = self.decide(action)
+        decision = self.govern(action)
         if decision.effect is Effect.DENY:
             raise PolicyDenied(decision)
         if decision.effect is Effect.REQUIRE_APPROVAL:

@@ -1,0 +1,1 @@
+"""Tests for grace_kernel.governance: stance, engine, service, approvals, events."""
