@@ -37,14 +37,21 @@ _SORT = orjson.OPT_SORT_KEYS
 _SCALARS = frozenset({str, bool, type(None)})
 
 
-def canonical_json(value: Any) -> bytes:
+_WHOLE = object()
+
+
+def canonical_json(value: Any, *, check_only: Any = _WHOLE) -> bytes:
     """The RFC 8785 canonical UTF-8 bytes of ``value`` (dicts, lists, str, int, float, bool, None).
 
-    Raises :class:`InputError` for values JSON cannot carry canonically
-    (NaN, infinities, integers beyond 2**53, lone surrogates, non-str keys).
+    ``check_only`` names the part of ``value`` that may hold what the fast
+    encoder cannot write canonically (floats, non-ASCII keys, large integers);
+    the caller vouches that the rest is ASCII-keyed strings, booleans and small
+    integers.  Raises :class:`InputError` for values JSON cannot carry
+    canonically (NaN, infinities, integers beyond 2**53, lone surrogates,
+    non-str keys).
     """
     try:
-        if _fast_path_ok(value):
+        if _fast_path_ok(value if check_only is _WHOLE else check_only):
             try:
                 return orjson.dumps(value, option=_SORT)
             except orjson.JSONEncodeError:

@@ -20,13 +20,29 @@ import orjson
 from grace_kernel.errors import MalformedRecordError
 from grace_kernel.ledger._canonical import loads_strict
 
-__all__ = ["IN_TOTO_PAYLOAD_TYPE", "Envelope", "Signature", "pae"]
+__all__ = ["IN_TOTO_PAYLOAD_TYPE", "Envelope", "Signature", "encode_grace_envelope", "pae"]
 
 IN_TOTO_PAYLOAD_TYPE = "application/vnd.in-toto+json"
 
+_IN_TOTO_ASCII = IN_TOTO_PAYLOAD_TYPE.encode("ascii")
 _SAFE_KEYID = re.compile(r"[0-9a-f]{1,128}")
 _ENVELOPE_KEYS = frozenset({"payload", "payloadType", "signatures"})
 _encode_compact = json.JSONEncoder(sort_keys=True, separators=(",", ":")).encode
+
+
+def encode_grace_envelope(payload: bytes, keyid: str, sig: bytes) -> bytes:
+    """The stored bytes of the one envelope shape Grace writes (in-toto, one signature).
+
+    No field needs JSON escaping (base64, a fixed media type, a hex key id), so
+    the bytes are assembled directly; they equal the compact key-sorted JSON
+    encoding, which a test pins.  ``keyid`` must be hex.
+    """
+    return b'{"payload":"%b","payloadType":"%b","signatures":[{"keyid":"%b","sig":"%b"}]}' % (
+        base64.b64encode(payload),
+        _IN_TOTO_ASCII,
+        keyid.encode("ascii"),
+        base64.b64encode(sig),
+    )
 
 
 def pae(payload_type: str, payload: bytes) -> bytes:
@@ -59,16 +75,8 @@ class Envelope:
             and len(self.signatures) == 1
             and _SAFE_KEYID.fullmatch(self.signatures[0].keyid)
         ):
-            # The one shape Grace writes: no field needs JSON escaping, so the
-            # bytes can be assembled directly (a test pins them to the encoder's).
-            return (
-                b'{"payload":"%b","payloadType":"%b","signatures":[{"keyid":"%b","sig":"%b"}]}'
-                % (
-                    base64.b64encode(self.payload),
-                    IN_TOTO_PAYLOAD_TYPE.encode("ascii"),
-                    self.signatures[0].keyid.encode("ascii"),
-                    base64.b64encode(self.signatures[0].sig),
-                )
+            return encode_grace_envelope(
+                self.payload, self.signatures[0].keyid, self.signatures[0].sig
             )
         doc = {
             "payload": base64.b64encode(self.payload).decode("ascii"),

@@ -13,7 +13,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import dataclasses
-import datetime as dt
+import functools
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -21,7 +21,12 @@ from typing import Any, Protocol
 
 from grace_kernel.errors import InputError, IntegrityError, StoreError
 from grace_kernel.ledger._checkpoint import Checkpoint, NoteSignature, note_key_hash
-from grace_kernel.ledger._dsse import IN_TOTO_PAYLOAD_TYPE, Envelope, Signature, pae
+from grace_kernel.ledger._dsse import (
+    IN_TOTO_PAYLOAD_TYPE,
+    Envelope,
+    encode_grace_envelope,
+    pae,
+)
 from grace_kernel.ledger._keys import KeyStore, Signer
 from grace_kernel.ledger._merkle import (
     completed_nodes,
@@ -71,9 +76,16 @@ def origin_for(genesis_keyid: str) -> str:
     return f"grace.local/{genesis_keyid[:16]}"
 
 
+@functools.lru_cache(maxsize=4)
+def _rfc3339_second(second: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+
+
 def _rfc3339(ts: float) -> str:
     """RFC 3339 UTC with microseconds, e.g. ``2026-11-24T02:30:00.123456Z``."""
-    return dt.datetime.fromtimestamp(ts, dt.UTC).isoformat(timespec="microseconds")[:-6] + "Z"
+    micros = round(ts * 1_000_000)
+    second, fraction = divmod(micros, 1_000_000)
+    return f"{_rfc3339_second(second)}.{fraction:06d}Z"
 
 
 def key_json(keyid: str, name: str, public_raw: bytes) -> dict[str, str]:
@@ -292,8 +304,7 @@ class Ledger:
         payload = Statement(subjects, predicate_type, predicate, chain).to_payload()
         signer = self._signer(txn)
         signature = signer.sign(pae(IN_TOTO_PAYLOAD_TYPE, payload))
-        raw = Envelope(payload, IN_TOTO_PAYLOAD_TYPE, (Signature(signer.keyid, signature),))
-        envelope = raw.to_bytes()
+        envelope = encode_grace_envelope(payload, signer.keyid, signature)
         leaf = leaf_hash(envelope)
         txn.add_entry(index, envelope, leaf, completed_nodes(index, leaf, txn.perfect))
         return Entry(index, envelope, leaf)

@@ -14,6 +14,7 @@ to the Merkle tree over all records.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -37,6 +38,11 @@ _HEX64 = re.compile(r"[0-9a-f]{64}")
 _PREDICATE_TYPE = re.compile(r"(urn:[a-z0-9][a-z0-9-]{0,31}:\S+|https://\S+)")
 _GRACE_URN = re.compile(r"[a-z][a-z0-9-]*")
 _TRUST_MODES = frozenset({"service", "in-kernel"})
+
+
+@functools.lru_cache(maxsize=256)
+def _valid_predicate_type(text: str) -> bool:
+    return _PREDICATE_TYPE.fullmatch(text) is not None
 
 
 def predicate_type_urn(operation: str, version: int = 1) -> str:
@@ -92,14 +98,15 @@ class Statement:
         """RFC 8785 canonical bytes: what the DSSE envelope signs."""
         predicate = dict(self.predicate)
         predicate["chain"] = self.chain.to_json()
-        return canonical_json(
-            {
-                "_type": STATEMENT_TYPE,
-                "subject": [s.to_json() for s in self.subjects],
-                "predicateType": self.predicate_type,
-                "predicate": predicate,
-            }
-        )
+        doc = {
+            "_type": STATEMENT_TYPE,
+            "subject": [s.to_json() for s in self.subjects],
+            "predicateType": self.predicate_type,
+            "predicate": predicate,
+        }
+        # Everything but the caller's predicate is built here from validated
+        # strings and small integers; only the predicate needs the full check.
+        return canonical_json(doc, check_only=self.predicate)
 
     @staticmethod
     def check_parts(
@@ -108,7 +115,7 @@ class Statement:
         """Validate what a caller wants recorded, before it is signed."""
         if not subjects:
             raise InputError("a statement needs at least one subject")
-        if not isinstance(predicate_type, str) or not _PREDICATE_TYPE.fullmatch(predicate_type):
+        if not isinstance(predicate_type, str) or not _valid_predicate_type(predicate_type):
             raise InputError(
                 f"predicate type {predicate_type!r} must be a URN (urn:...) or an https:// URI"
             )

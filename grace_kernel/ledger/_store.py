@@ -142,12 +142,32 @@ class _Tail:
 
 
 class _SQLiteTxn:
-    __slots__ = ("_conn", "_path", "_tail")
+    """One transaction.  New rows are buffered and written with one ``executemany``
+    each at commit (or before any read that needs them), so a batch of appends
+    costs one statement execution per table instead of two per record.
+    """
+
+    __slots__ = ("_conn", "_entries", "_nodes", "_path", "_tail")
 
     def __init__(self, conn: sqlite3.Connection, path: Path, tail: _Tail) -> None:
         self._conn = conn
         self._path = path
         self._tail = tail
+        self._entries: list[tuple[int, bytes, bytes]] = []
+        self._nodes: list[tuple[int, int, bytes]] = []
+
+    def flush(self) -> None:
+        if self._entries:
+            self._conn.executemany(
+                "INSERT INTO ledger_entries (idx, envelope, leaf_hash) VALUES (?, ?, ?)",
+                self._entries,
+            )
+            self._entries.clear()
+        if self._nodes:
+            self._conn.executemany(
+                "INSERT INTO ledger_nodes (level, idx, hash) VALUES (?, ?, ?)", self._nodes
+            )
+            self._nodes.clear()
 
     def size(self) -> int:
         return self._tail.size
@@ -159,6 +179,7 @@ class _SQLiteTxn:
         cached = self._tail.right.get(level)
         if cached is not None and cached[0] == index:
             return cached[1]
+        self.flush()
         if level == 0:
             row = self._conn.execute(
                 "SELECT leaf_hash FROM ledger_entries WHERE idx = ?", (index,)
@@ -175,6 +196,7 @@ class _SQLiteTxn:
         return bytes(row[0])
 
     def envelope(self, index: int) -> bytes:
+        self.flush()
         row = self._conn.execute(
             "SELECT envelope FROM ledger_entries WHERE idx = ?", (index,)
         ).fetchone()
@@ -185,12 +207,10 @@ class _SQLiteTxn:
     def add_entry(
         self, index: int, envelope: bytes, leaf: bytes, nodes: list[tuple[int, int, bytes]]
     ) -> None:
-        self._conn.execute(
-            "INSERT INTO ledger_entries (idx, envelope, leaf_hash) VALUES (?, ?, ?)",
-            (index, envelope, leaf),
-        )
-        for node in nodes:  # one on average: cheaper than executemany's set-up
-            self._conn.execute("INSERT INTO ledger_nodes (level, idx, hash) VALUES (?, ?, ?)", node)
+        if index != self._tail.size:
+            raise StoreError(f"append at {index}, but the ledger has {self._tail.size} records")
+        self._entries.append((index, envelope, leaf))
+        self._nodes.extend(nodes)
         tail = self._tail
         tail.size = index + 1
         tail.last_leaf = leaf
@@ -299,7 +319,9 @@ class SQLiteLedgerStore:
                 if tail is None:
                     tail = self._tail = self._load_tail()
                     self._tail_version = version
-                yield _SQLiteTxn(conn, self.path, tail)
+                txn = _SQLiteTxn(conn, self.path, tail)
+                yield txn
+                txn.flush()
             except BaseException:
                 self._tail = None
                 self._tail_version = None

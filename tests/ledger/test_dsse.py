@@ -13,9 +13,17 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+from hypothesis import given
+from hypothesis import strategies as st
 
 from grace_kernel.errors import MalformedRecordError
-from grace_kernel.ledger._dsse import IN_TOTO_PAYLOAD_TYPE, Envelope, Signature, pae
+from grace_kernel.ledger._dsse import (
+    IN_TOTO_PAYLOAD_TYPE,
+    Envelope,
+    Signature,
+    encode_grace_envelope,
+    pae,
+)
 from grace_kernel.ledger._keys import Signer
 
 # secure-systems-lab/dsse protocol.md, "Test Vectors".
@@ -252,3 +260,15 @@ def test_canonical_parse_refuses_url_safe_base64() -> None:
     assert Envelope.from_bytes(url_safe) == envelope
     with pytest.raises(MalformedRecordError, match="canonical"):
         Envelope.from_bytes(url_safe, canonical=True)
+
+
+@given(payload=st.binary(max_size=2048), sig=st.binary(min_size=64, max_size=64))
+def test_hand_assembled_envelope_equals_the_json_encoding(payload: bytes, sig: bytes) -> None:
+    keyid = hashlib.sha256(sig).hexdigest()
+    doc = {
+        "payload": base64.b64encode(payload).decode(),
+        "payloadType": IN_TOTO_PAYLOAD_TYPE,
+        "signatures": [{"keyid": keyid, "sig": base64.b64encode(sig).decode()}],
+    }
+    expected = json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
+    assert encode_grace_envelope(payload, keyid, sig) == expected
