@@ -5,7 +5,7 @@
 - raw ``cedarpy.is_authorized`` on the same requests (the anchor: Cedar itself);
 - bare decisions through ``PolicyEngine.decide`` (context building, Cedar, the
   three-outcome reading, obligations);
-- governed decisions through ``Governance.decide``: the same plus one signed
+- governed decisions through ``Governance.govern``: the same plus one signed
   ledger record per decision (sync=normal, one commit per decision).
 
 Targets (issue 3): >= 5,000 bare decisions/s and >= 2,000 governed+signed/s.
@@ -24,6 +24,7 @@ import cedarpy
 
 from grace_kernel import Settings, Workspace
 from grace_kernel.governance import (
+    RESOURCE_TYPES,
     Action,
     ActionKind,
     Findings,
@@ -104,11 +105,12 @@ def main() -> None:
             actions = request_mix(root)
             active = engine.active
             assert active is not None
+            # The same request form the engine sends (entities as JSON objects).
             requests = [
                 {
-                    "principal": a.principal.uid,
-                    "action": f'Action::"{a.kind.value}"',
-                    "resource": a.resource_uid,
+                    "principal": {"type": a.principal.type.value, "id": a.principal.id},
+                    "action": {"type": "Action", "id": a.kind.value},
+                    "resource": {"type": RESOURCE_TYPES[a.kind], "id": a.resource},
                     "context": engine.context(a, mode="normal", approved=False),
                 }
                 for a in actions
@@ -151,7 +153,7 @@ def main() -> None:
         f"{'>= 5,000':>10}   ({results['bare_vs_raw_cedar']:.2f} of raw Cedar)"
     )
     print(
-        f"{'Governance.decide (+ signed ledger record)':<46}"
+        f"{'Governance.govern (+ signed ledger record)':<46}"
         f"{results['governed_signed_per_s']:>12,}{'>= 2,000':>10}"
     )
 

@@ -9,6 +9,7 @@
 """
 
 from grace_kernel.governance._actions import (
+    RESOURCE_TYPES,
     Action,
     ActionKind,
     Findings,
@@ -49,6 +50,7 @@ __all__ = [
     "DECISION",
     "DEFAULT_CONTEXT",
     "OUTCOME",
+    "RESOURCE_TYPES",
     "Action",
     "ActionKind",
     "ApprovalRequest",
