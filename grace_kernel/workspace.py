@@ -118,7 +118,7 @@ class Workspace:
         store = SQLiteLedgerStore(settings.db_path, sync=settings.sync)
         try:
             _refuse_refounding(settings, store)
-            ledger = Ledger.open(
+            ledger = Ledger(
                 store=store,
                 keys=keys,
                 checkpoint_every=settings.checkpoint_every,

@@ -150,7 +150,11 @@ class Batch:
 
 
 class Ledger:
-    """Appends signed records and serves proofs; the only code that signs."""
+    """Appends signed records and serves proofs; the only code that signs.
+
+    Opening a ledger on an empty store founds it: a first key is created and
+    its self-signed key-add record becomes record 0.
+    """
 
     def __init__(
         self,
@@ -177,35 +181,11 @@ class Ledger:
         # its commit, so the witness never runs ahead of what is committed.
         self._write_lock = threading.RLock()
         self._uncommitted: list[Checkpoint] = []
+        with self._write() as txn:
+            if txn.size() == 0:
+                self._found(txn)
 
     # ------------------------------------------------------------------ lifecycle
-
-    @classmethod
-    def open(
-        cls,
-        *,
-        store: LedgerStore,
-        keys: KeyStore,
-        clock: Clock | None = None,
-        checkpoint_every: int = 1000,
-        checkpoint_interval: float = 60.0,
-        trust: str = "service",
-        witness: FileWitness | None = None,
-    ) -> Ledger:
-        """Open a ledger, founding it (first key and its key-add record) if the store is empty."""
-        ledger = cls(
-            store=store,
-            keys=keys,
-            clock=clock,
-            checkpoint_every=checkpoint_every,
-            checkpoint_interval=checkpoint_interval,
-            trust=trust,
-            witness=witness,
-        )
-        with ledger._write() as txn:
-            if txn.size() == 0:
-                ledger._found(txn)
-        return ledger
 
     def _found(self, txn: LedgerTxn) -> None:
         signer = self._keys.create()

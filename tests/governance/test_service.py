@@ -228,7 +228,7 @@ def test_governs_decorator_governs_each_call(ws: Workspace) -> None:
 
 
 def closed_ledger() -> Ledger:
-    ledger = Ledger.open(store=MemoryLedgerStore(), keys=MemoryKeyStore())
+    ledger = Ledger(store=MemoryLedgerStore(), keys=MemoryKeyStore())
     ledger.close()
     return ledger
 
