@@ -25,8 +25,9 @@ from grace_kernel.errors import (
     KeyStoreError,
     MalformedRecordError,
 )
-from grace_kernel.events import EventBus
+from grace_kernel.events import DecisionBlocked, EventBus
 from grace_kernel.governance import ApprovalStore, Governance, PolicyEngine
+from grace_kernel.hunter._alerts import AlertStore
 from grace_kernel.ledger import (
     Checkpoint,
     Entry,
@@ -76,6 +77,14 @@ class Workspace:
         self.witness = FileWitness(settings.witness_path)
         self.events = EventBus()
         self._governance: Governance | None = None
+        self._alerts: AlertStore | None = None
+
+    @property
+    def alerts(self) -> AlertStore:
+        """Alerts and tasks; blocked governance decisions arrive here as alerts."""
+        if self._alerts is None:
+            self._alerts = AlertStore(self.settings.db_path, ledger=self.ledger)
+        return self._alerts
 
     @property
     def governance(self) -> Governance:
@@ -94,6 +103,7 @@ class Workspace:
                 mode=self.health_mode,
                 approval_ttl=self.settings.approval_ttl,
             )
+            self.events.subscribe(DecisionBlocked, self.alerts.on_decision_blocked)
         return self._governance
 
     def health_mode(self) -> str:
@@ -134,6 +144,8 @@ class Workspace:
         try:
             if self._governance is not None:
                 self._governance.approvals.close()
+            if self._alerts is not None:
+                self._alerts.close()
         finally:
             self.ledger.close()
 

@@ -11,8 +11,10 @@ import click
 
 from grace_kernel import __version__
 
+from ._alerts import alerts
 from ._commands import attest, init, keys, ledger, status, verify
 from ._governance import approvals, policy
+from ._scan import scan
 
 __all__ = ["cli", "main"]
 
@@ -27,7 +29,7 @@ def cli() -> None:
     """
 
 
-for command in (init, status, keys, attest, ledger, verify, policy, approvals):
+for command in (init, status, keys, attest, ledger, verify, policy, approvals, alerts, scan):
     cli.add_command(command)
 
 

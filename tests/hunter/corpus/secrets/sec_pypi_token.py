@@ -1,0 +1,2 @@
+# mypy: ignore-errors
+TWINE_PASSWORD = "pypi-AgEIcHlwaS5vcmclDonRGxJDE2knpO1bKIiXA6EdaPacMk-sXs-sRKkEedRr17CfSkA3NX_4dTxoBzdxmTgmxTUbRg29LdKuSa2TSWg6mbqjruoEmI680ynPGXfTyMKvJ3L2NPI5xmBQz7QnmK2ix8X_3dephVwNlW32a"

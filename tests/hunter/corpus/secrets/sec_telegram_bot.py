@@ -1,0 +1,2 @@
+# mypy: ignore-errors
+BOT_TOKEN = "3405073194:AAxML8n1eZ4NYOjd1xsHq_CEZXZdJPTLIi7"

@@ -1,0 +1,3 @@
+# mypy: ignore-errors
+prefix = "ghp_"
+TOKEN = prefix + "IgwUfxhZmrkKbQJv8Xl7hhnPn0evILYBaTvO"

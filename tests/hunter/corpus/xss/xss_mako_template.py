@@ -1,0 +1,6 @@
+# mypy: ignore-errors
+from mako.template import Template
+
+
+def render(body: str, user: str) -> str:
+    return Template(body).render(user=user)

@@ -1,0 +1,10 @@
+# mypy: ignore-errors
+from flask import Flask, render_template_string, request
+
+app = Flask(__name__)
+
+
+@app.get("/hello")
+def hello():
+    name = request.args.get("name", "world")
+    return render_template_string("<h1>Hello " + name + "</h1>")
