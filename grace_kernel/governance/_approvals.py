@@ -11,15 +11,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import secrets
-import sqlite3
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from grace_kernel.errors import InputError
-from grace_kernel.store import connect_sqlite, sqlite_errors
+from grace_kernel.store import SQLiteTables
 
 __all__ = ["ApprovalRequest", "ApprovalState", "ApprovalStore"]
 
@@ -66,30 +62,11 @@ class ApprovalRequest:
         return dataclasses.asdict(self)
 
 
-class ApprovalStore:
+class ApprovalStore(SQLiteTables):
     """The ``approvals`` table of the workspace database."""
 
     def __init__(self, path: Path) -> None:
-        self.path = path
-        self._lock = threading.RLock()
-        self._conn = connect_sqlite(path)
-        with sqlite_errors(path):
-            self._conn.executescript(_SCHEMA)
-
-    def close(self) -> None:
-        with self._lock, sqlite_errors(self.path):
-            self._conn.close()
-
-    @contextmanager
-    def _txn(self) -> Iterator[sqlite3.Connection]:
-        with self._lock, sqlite_errors(self.path):
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
+        super().__init__(path, _SCHEMA)
 
     @staticmethod
     def _row(row: tuple[Any, ...]) -> ApprovalRequest:
@@ -133,7 +110,7 @@ class ApprovalStore:
             expires_at=now + ttl,
             state="pending",
         )
-        with self._txn() as conn:
+        with self._write() as conn:
             conn.execute(
                 "INSERT INTO approvals VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL)",
                 (
@@ -152,10 +129,8 @@ class ApprovalStore:
         return request
 
     def get(self, approval_id: str) -> ApprovalRequest:
-        with self._lock, sqlite_errors(self.path):
-            row = self._conn.execute(
-                "SELECT * FROM approvals WHERE id = ?", (approval_id,)
-            ).fetchone()
+        with self._read() as conn:
+            row = conn.execute("SELECT * FROM approvals WHERE id = ?", (approval_id,)).fetchone()
         if row is None:
             raise InputError(f"no approval request {approval_id!r}")
         return self._row(row)
@@ -163,8 +138,8 @@ class ApprovalStore:
     def find(self, fingerprint: str, *, states: tuple[str, ...]) -> ApprovalRequest | None:
         """The newest request for this exact action in one of ``states``."""
         marks = ",".join("?" * len(states))
-        with self._lock, sqlite_errors(self.path):
-            row = self._conn.execute(
+        with self._read() as conn:
+            row = conn.execute(
                 f"SELECT * FROM approvals WHERE fingerprint = ? AND state IN ({marks})"  # noqa: S608  # placeholders only
                 " ORDER BY created_at DESC LIMIT 1",
                 (fingerprint, *states),
@@ -174,11 +149,11 @@ class ApprovalStore:
     def list(self, *, state: str | None = None) -> list[ApprovalRequest]:
         if state is not None and state not in STATES:
             raise InputError(f"state must be one of {', '.join(STATES)}")
-        with self._lock, sqlite_errors(self.path):
+        with self._read() as conn:
             if state is None:
-                rows = self._conn.execute("SELECT * FROM approvals ORDER BY created_at").fetchall()
+                rows = conn.execute("SELECT * FROM approvals ORDER BY created_at").fetchall()
             else:
-                rows = self._conn.execute(
+                rows = conn.execute(
                     "SELECT * FROM approvals WHERE state = ? ORDER BY created_at", (state,)
                 ).fetchall()
         return [self._row(r) for r in rows]
@@ -194,7 +169,7 @@ class ApprovalStore:
         note: str | None = None,
     ) -> ApprovalRequest:
         """Move a request from ``expect`` to ``state`` atomically, or refuse."""
-        with self._txn() as conn:
+        with self._write() as conn:
             changed = conn.execute(
                 "UPDATE approvals SET state = ?, decided_by = COALESCE(?, decided_by),"
                 " decided_at = ?, note = COALESCE(?, note) WHERE id = ? AND state = ?",

@@ -13,11 +13,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import secrets
-import sqlite3
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +22,7 @@ from grace_kernel.errors import InputError
 from grace_kernel.events import DecisionBlocked
 from grace_kernel.hunter._model import Finding, Severity
 from grace_kernel.ledger import Ledger, Subject, predicate_type_urn
-from grace_kernel.store import connect_sqlite, sqlite_errors
+from grace_kernel.store import SQLiteTables
 
 __all__ = ["ALERT", "Alert", "AlertStore"]
 
@@ -82,34 +79,15 @@ class Alert:
         return dataclasses.asdict(self)
 
 
-class AlertStore:
+class AlertStore(SQLiteTables):
     """The ``alerts`` table (tasks are columns of their alert) plus their ledger records."""
 
     def __init__(
         self, path: Path, *, ledger: Ledger, clock: Callable[[], float] = time.time
     ) -> None:
-        self.path = path
+        super().__init__(path, _SCHEMA)
         self._ledger = ledger
         self._clock = clock
-        self._lock = threading.RLock()
-        self._conn = connect_sqlite(path)
-        with sqlite_errors(path):
-            self._conn.executescript(_SCHEMA)
-
-    def close(self) -> None:
-        with self._lock, sqlite_errors(self.path):
-            self._conn.close()
-
-    @contextmanager
-    def _txn(self) -> Iterator[sqlite3.Connection]:
-        with self._lock, sqlite_errors(self.path):
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
 
     # ------------------------------------------------------------------ raising
 
@@ -127,7 +105,7 @@ class AlertStore:
     ) -> Alert:
         """Open an alert, or count another sighting of an existing one (same fingerprint)."""
         now = self._clock()
-        with self._txn() as conn:
+        with self._write() as conn:
             row = conn.execute(
                 "SELECT id FROM alerts WHERE fingerprint = ?", (fingerprint,)
             ).fetchone()
@@ -190,8 +168,8 @@ class AlertStore:
     # ------------------------------------------------------------------ reading
 
     def get(self, alert_id: str) -> Alert:
-        with self._lock, sqlite_errors(self.path):
-            row = self._conn.execute("SELECT * FROM alerts WHERE id = ?", (alert_id,)).fetchone()
+        with self._read() as conn:
+            row = conn.execute("SELECT * FROM alerts WHERE id = ?", (alert_id,)).fetchone()
         if row is None:
             raise InputError(f"no alert {alert_id!r}")
         return Alert(*row)
@@ -199,11 +177,11 @@ class AlertStore:
     def list(self, *, state: str | None = None) -> list[Alert]:
         if state is not None and state not in STATES:
             raise InputError(f"state must be one of {', '.join(STATES)}")
-        with self._lock, sqlite_errors(self.path):
+        with self._read() as conn:
             if state is None:
-                rows = self._conn.execute("SELECT * FROM alerts ORDER BY last_seen DESC").fetchall()
+                rows = conn.execute("SELECT * FROM alerts ORDER BY last_seen DESC").fetchall()
             else:
-                rows = self._conn.execute(
+                rows = conn.execute(
                     "SELECT * FROM alerts WHERE state = ? ORDER BY last_seen DESC", (state,)
                 ).fetchall()
         return [Alert(*r) for r in rows]
@@ -221,7 +199,7 @@ class AlertStore:
         task_state = current.task_state
         if task_state is not None and state in {"resolved", "false-positive"}:
             task_state = "done"
-        with self._txn() as conn:
+        with self._write() as conn:
             conn.execute(
                 "UPDATE alerts SET state = ?, changed_by = ?, note = ?, task_state = ? "
                 "WHERE id = ? AND state = ?",
@@ -235,7 +213,7 @@ class AlertStore:
         current = self.get(alert_id)
         if current.task_state is None:
             raise InputError(f"alert {alert_id} has no task (only high and critical alerts do)")
-        with self._txn() as conn:
+        with self._write() as conn:
             conn.execute("UPDATE alerts SET task_owner = ? WHERE id = ?", (owner, alert_id))
         alert = self.get(alert_id)
         self._record(alert, by=by)

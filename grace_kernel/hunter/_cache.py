@@ -8,11 +8,10 @@ re-applied on the way out).  Stored in one SQLite file under ``.grace/``.
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 from typing import Any
 
-from grace_kernel.store import connect_sqlite, sqlite_errors
+from grace_kernel.store import SQLiteTables
 
 __all__ = ["ScanCache"]
 
@@ -24,20 +23,17 @@ CREATE TABLE IF NOT EXISTS hunter_cache (
 """
 
 
-class ScanCache:
+class ScanCache(SQLiteTables):
     def __init__(self, path: Path) -> None:
-        self.path = path
-        self._conn: sqlite3.Connection = connect_sqlite(path)
-        with sqlite_errors(path):
-            self._conn.executescript(_SCHEMA)
+        super().__init__(path, _SCHEMA)
 
     def get_many(self, keys: list[str]) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        with sqlite_errors(self.path):
+        with self._read() as conn:
             for start in range(0, len(keys), 500):
                 chunk = keys[start : start + 500]
                 marks = ",".join("?" * len(chunk))
-                rows = self._conn.execute(
+                rows = conn.execute(
                     f"SELECT key, value FROM hunter_cache WHERE key IN ({marks})",  # noqa: S608  # placeholders only
                     chunk,
                 ).fetchall()
@@ -47,14 +43,8 @@ class ScanCache:
     def put_many(self, items: dict[str, Any]) -> None:
         if not items:
             return
-        with sqlite_errors(self.path):
-            self._conn.execute("BEGIN IMMEDIATE")
-            self._conn.executemany(
+        with self._write() as conn:
+            conn.executemany(
                 "INSERT OR REPLACE INTO hunter_cache (key, value) VALUES (?, ?)",
                 [(k, json.dumps(v)) for k, v in items.items()],
             )
-            self._conn.execute("COMMIT")
-
-    def close(self) -> None:
-        with sqlite_errors(self.path):
-            self._conn.close()

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 from grace_kernel.errors import StoreError
 
-__all__ = ["connect_sqlite", "sqlite_errors"]
+__all__ = ["SQLiteTables", "connect_sqlite", "sqlite_errors"]
 
 BUSY_TIMEOUT_MS = 10_000
 
@@ -68,3 +69,39 @@ def connect_sqlite(path: Path, *, synchronous: str = "NORMAL") -> sqlite3.Connec
             conn.close()
             raise
         return conn
+
+
+class SQLiteTables:
+    """A subsystem's own tables in the workspace database.
+
+    Creates the schema on open, serializes this process's use of the
+    connection, runs writes in ``BEGIN IMMEDIATE`` transactions (rolled back on
+    error), and translates every sqlite3 error into a :class:`StoreError`.
+    """
+
+    def __init__(self, path: Path, schema: str) -> None:
+        self.path = path
+        self._lock = threading.RLock()
+        self._conn = connect_sqlite(path)
+        with sqlite_errors(path):
+            self._conn.executescript(schema)
+
+    @contextlib.contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        with self._lock, sqlite_errors(self.path):
+            yield self._conn
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        with self._lock, sqlite_errors(self.path):
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def close(self) -> None:
+        with self._lock, sqlite_errors(self.path):
+            self._conn.close()
