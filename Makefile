@@ -42,6 +42,7 @@ test: lint typecheck pytest
 bench: setup
 	$(BIN)/python bench/ledger.py
 	$(BIN)/python bench/governance.py
+	$(BIN)/python bench/hunter.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -137,7 +137,7 @@ def scan(
     if do_fix or show_diff:
         by_file: dict[str, list[Finding]] = {}
         for finding in findings:
-            if finding.fix and finding.file and finding.cell is None:
+            if finding.fix and finding.file:
                 by_file.setdefault(finding.file, []).append(finding)
         settings = settings_from_env()
         for name, fixes in sorted(by_file.items()):

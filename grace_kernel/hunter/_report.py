@@ -15,6 +15,8 @@ from grace_kernel.hunter._model import Finding, RuleMeta, Severity
 
 __all__ = ["apply_fixes", "fix_diff", "load_baseline", "to_sarif", "write_baseline"]
 
+_NOTEBOOK = ".ipynb"
+
 _SARIF_LEVEL = {
     Severity.NONE: "note",
     Severity.LOW: "note",
@@ -145,27 +147,83 @@ def _patched(text: str, findings: Sequence[Finding]) -> str:
     return "".join(lines)
 
 
+def _cell_text(cell: dict[str, Any]) -> str:
+    source = cell.get("source", "")
+    return "".join(source) if isinstance(source, list) else str(source)
+
+
+def _notebook_patches(data: bytes, findings: Sequence[Finding]) -> list[tuple[int, str, str]]:
+    """(cell, before, after) for each cell the fixes change.
+
+    Only cells without IPython syntax are patched: for those the scanned lines
+    are exactly the cell's own lines.
+    """
+    from grace_kernel.hunter._notebook import transform_cell
+
+    doc = json.loads(data.decode("utf-8"))
+    cells = doc.get("cells", [])
+    by_cell: dict[int, list[Finding]] = {}
+    for finding in findings:
+        if finding.cell is not None and finding.fix is not None:
+            by_cell.setdefault(finding.cell, []).append(finding)
+    out = []
+    for index, fixes in sorted(by_cell.items()):
+        if not 0 <= index < len(cells):
+            continue
+        before = _cell_text(cells[index])
+        if transform_cell(before) != before:
+            continue
+        after = _patched(before, fixes)
+        if after != before:
+            out.append((index, before, after))
+    return out
+
+
+def _patched_file(path: Path, data: bytes, findings: Sequence[Finding]) -> bytes:
+    if path.suffix.lower() != _NOTEBOOK:
+        return _patched(data.decode("utf-8"), findings).encode("utf-8")
+    patches = _notebook_patches(data, findings)
+    if not patches:
+        return data
+    doc = json.loads(data.decode("utf-8"))
+    for index, _, after in patches:
+        doc["cells"][index]["source"] = after.splitlines(keepends=True)
+    # nbformat's own layout, so the notebook diff stays the fix and nothing else
+    return (json.dumps(doc, indent=1, sort_keys=True, ensure_ascii=False) + "\n").encode()
+
+
 def fix_diff(path: Path, findings: Sequence[Finding]) -> str:
-    """The unified diff the fixes for ``path`` would make (empty if none)."""
-    before = path.read_text(encoding="utf-8")
-    after = _patched(before, findings)
+    """The unified diff the fixes for ``path`` would make (empty if none); per notebook cell."""
+    data = path.read_bytes()
+    if path.suffix.lower() == _NOTEBOOK:
+        pairs = [
+            (f"{path} cell {index}", before, after)
+            for index, before, after in _notebook_patches(data, findings)
+        ]
+    else:
+        before = data.decode("utf-8")
+        pairs = [(str(path), before, _patched(before, findings))]
     return "".join(
-        difflib.unified_diff(
-            before.splitlines(keepends=True),
-            after.splitlines(keepends=True),
-            fromfile=f"a/{path}",
-            tofile=f"b/{path}",
+        "".join(
+            difflib.unified_diff(
+                before.splitlines(keepends=True),
+                after.splitlines(keepends=True),
+                fromfile=f"a/{name}",
+                tofile=f"b/{name}",
+            )
         )
+        for name, before, after in pairs
     )
 
 
 def apply_fixes(path: Path, findings: Sequence[Finding], *, backup_dir: Path) -> Path | None:
     """Write the fixed file after storing the original under ``backup_dir`` by content hash.
 
-    Returns the backup's path, or None when there was nothing to fix.
+    Works for Python files and for notebook cells.  Returns the backup's path,
+    or None when there was nothing to fix.
     """
     before = path.read_bytes()
-    after = _patched(before.decode("utf-8"), findings).encode("utf-8")
+    after = _patched_file(path, before, findings)
     if after == before:
         return None
     backup_dir.mkdir(parents=True, exist_ok=True)

@@ -177,3 +177,39 @@ def test_alerts_cli_lists_and_moves_a_governance_alert(project: Path) -> None:
     assert moved["note"] == "drill"
     grace(home, "alerts", "resolve", alert_id, cwd=project, code=2)  # already closed
     assert json.loads(grace(home, "verify", "--json", cwd=project, code=0).stdout)["ok"] is True
+
+
+def test_fixes_reach_notebook_cells_with_a_backup(project: Path) -> None:
+    def cell(source: str) -> dict[str, Any]:
+        lines = source.splitlines(keepends=True)
+        return {
+            "cell_type": "code",
+            "execution_count": None,
+            "metadata": {},
+            "outputs": [],
+            "source": lines,
+        }
+
+    doc = {
+        "cells": [cell("import yaml\nconfig = yaml.load(open('c.yml'))\n"), cell("!ls\n")],
+        "metadata": {},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    path = project / "analysis.ipynb"
+    path.write_text(json.dumps(doc, indent=1), encoding="utf-8")
+    before = path.read_bytes()
+    diff = scan_json(project, "analysis.ipynb", "--diff", code=1)["changes"][0]
+    assert "analysis.ipynb cell 0" in diff
+    assert "+config = yaml.safe_load(open('c.yml'))" in diff
+    assert path.read_bytes() == before
+    grace(project / ".grace", "init", cwd=project, code=0)
+    fixed = scan_json(project, "analysis.ipynb", "--fix", code=1)
+    backup = Path(fixed["changes"][0].rsplit("original saved as ", 1)[1])
+    assert backup.read_bytes() == before
+    after = json.loads(path.read_text(encoding="utf-8"))
+    assert "".join(after["cells"][0]["source"]) == (
+        "import yaml\nconfig = yaml.safe_load(open('c.yml'))\n"
+    )
+    assert "".join(after["cells"][1]["source"]) == "!ls\n"  # IPython syntax: left alone
+    assert after["nbformat"] == 4
