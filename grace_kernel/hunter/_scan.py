@@ -23,7 +23,7 @@ from grace_kernel.hunter._pyscan import PyContext, scan_tree, suppressed_rules
 from grace_kernel.hunter._registry import RuleRegistry
 from grace_kernel.hunter._rules_python import register_python_rules
 from grace_kernel.hunter._secrets import SecretHit, SecretScanner
-from grace_kernel.hunter._text import scan_output, scan_text
+from grace_kernel.hunter._text import scan_output, scan_text, secret_findings
 
 __all__ = ["MAX_PARSE_BYTES", "ScanResult", "Scanner", "default_registry", "pack_dir"]
 
@@ -145,9 +145,9 @@ class Scanner:
             ctx = PyContext(tree, code, tainted=tainted)
             findings.extend(scan_tree(ctx, self.registry, file=file, cell=cell))
         findings.extend(self._patterns(source, file=file, cell=cell, parsed=tree is not None))
-        secret_findings = self._secret_findings(source, file=file, cell=cell, where="code")
-        findings = _masked(findings, self.secrets.scan(source)) + secret_findings
-        return _dedupe(findings)
+        hits = self.secrets.scan(source, path=file)  # once: for secret findings and masking
+        found = self._secret_findings(source, hits, file=file, cell=cell, where="code")
+        return _dedupe(_masked(findings, hits) + found)
 
     @staticmethod
     def _parse(code: str) -> ast.Module | None:
@@ -201,28 +201,17 @@ class Scanner:
                     )
         return out
 
+    @staticmethod
     def _secret_findings(
-        self, text: str, *, file: str | None, cell: int | None, where: str
+        text: str, hits: list[SecretHit], *, file: str | None, cell: int | None, where: str
     ) -> list[Finding]:
+        """Secret findings in code, minus those silenced by ``# grace: ignore[...]``."""
         lines = text.splitlines()
-        out = []
-        for hit in self.secrets.scan(text, path=file):
-            if hit.rule.id in suppressed_rules(lines, hit.line, hit.line):
-                continue
-            line_text = lines[hit.line - 1] if hit.line <= len(lines) else ""
-            out.append(
-                Finding(
-                    rule=hit.rule,
-                    line=hit.line,
-                    column=hit.column,
-                    snippet=line_text.replace(hit.value, hit.masked).strip()[:500],
-                    message=f"{hit.rule.title}: {hit.masked}",
-                    file=file,
-                    cell=cell,
-                    where=where,
-                )
-            )
-        return out
+        return [
+            f
+            for f in secret_findings(text, hits, file=file, cell=cell, where=where)
+            if f.rule.id not in suppressed_rules(lines, f.line, f.line)
+        ]
 
     # ------------------------------------------------------------------ notebooks
 
@@ -291,7 +280,10 @@ class Scanner:
                 )
             result.findings = self.scan_code(text, kind="file", file=name)
             return result
-        result.findings = _dedupe(self._secret_findings(text, file=name, cell=None, where="text"))
+        hits = self.secrets.scan(text, path=name)
+        result.findings = _dedupe(
+            self._secret_findings(text, hits, file=name, cell=None, where="text")
+        )
         return result
 
     def scan_file(self, path: Path, *, name: str | None = None) -> ScanResult:

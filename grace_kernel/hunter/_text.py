@@ -20,14 +20,14 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
-from grace_kernel.hunter._model import Finding, RuleMeta, Severity
+from grace_kernel.hunter._model import Finding, RuleMeta
 from grace_kernel.hunter._registry import PatternRule, RuleRegistry
 from grace_kernel.hunter._secrets import SecretHit, SecretScanner
 
-__all__ = ["CodeScanner", "fenced_blocks", "scan_output", "scan_text"]
+__all__ = ["CodeScanner", "fenced_blocks", "scan_output", "scan_text", "secret_findings"]
 
 CodeScanner = Callable[[str, int], list[Finding]]
 """``code_scanner(code, first_line)``: findings for a code block whose first line is document
@@ -118,29 +118,54 @@ def _pattern_matches(text: str, rule: PatternRule) -> Iterator[tuple[int, re.Mat
         pos = end + 1
 
 
-def _finding(
-    rule: RuleMeta,
+def secret_findings(
+    text: str,
+    hits: Sequence[SecretHit],
     *,
-    line: int,
-    column: int,
-    snippet: str,
-    message: str,
     file: str | None,
     cell: int | None,
     where: str,
-    severity: Severity | None = None,
-) -> Finding:
-    return Finding(
-        rule=rule,
-        line=line,
-        column=column,
-        snippet=snippet,
-        message=message,
-        file=file,
-        cell=cell,
-        where=where,
-        severity=severity,
-    )
+    context: str = "",
+    secret_rule: RuleMeta | None = None,
+    seen_values: set[str] | None = None,
+) -> list[Finding]:
+    """Findings for secret ``hits`` in ``text``, every secret on a line masked in its snippet.
+
+    ``secret_rule`` reports them under another rule (at the secret's severity);
+    ``seen_values`` (raw secrets already reported for another part of the same
+    output) are skipped, and the ones reported here are added to it.
+    """
+    lines = _lines(text)
+    masks = _by_line(hits)
+    suffix = f" in {context}" if context else ""
+    printed = " printed" if where == "output" else ""
+    out: list[Finding] = []
+    for hit in hits:
+        if seen_values is not None:
+            if hit.value in seen_values:
+                continue
+            seen_values.add(hit.value)
+        line = lines[hit.line - 1] if hit.line <= len(lines) else ""
+        if secret_rule is None:
+            rule, severity = hit.rule, None
+            message = f"{hit.rule.title}{printed}{suffix}: {hit.masked}"
+        else:
+            rule, severity = secret_rule, hit.rule.severity
+            message = f"{hit.rule.title} ({hit.rule.id}) printed{suffix}: {hit.masked}"
+        out.append(
+            Finding(
+                rule,
+                line=hit.line,
+                column=hit.column,
+                snippet=_snippet(line, hit.column, masks.get(hit.line, ())),
+                message=message,
+                file=file,
+                cell=cell,
+                where=where,
+                severity=severity,
+            )
+        )
+    return out
 
 
 def _scan_plain(
@@ -161,53 +186,27 @@ def _scan_plain(
     ``seen_values`` (raw secrets already reported for another part of the same output) are
     skipped, and the ones found here are added to it.
     """
-    lines = _lines(text)
     hits = secrets.scan(text)
+    out = secret_findings(
+        text,
+        hits,
+        file=file,
+        cell=cell,
+        where=where,
+        context=context,
+        secret_rule=secret_rule,
+        seen_values=seen_values,
+    )
+    lines = _lines(text)
     masks = _by_line(hits)
     suffix = f" in {context}" if context else ""
-    printed = " printed" if where == "output" else ""
-    out: list[Finding] = []
-    for hit in hits:
-        if seen_values is not None:
-            if hit.value in seen_values:
-                continue
-            seen_values.add(hit.value)
-        line = lines[hit.line - 1] if hit.line <= len(lines) else ""
-        snippet = _snippet(line, hit.column, masks.get(hit.line, ()))
-        if secret_rule is not None:
-            out.append(
-                _finding(
-                    secret_rule,
-                    line=hit.line,
-                    column=hit.column,
-                    snippet=snippet,
-                    message=f"{hit.rule.title} ({hit.rule.id}) printed{suffix}: {hit.masked}",
-                    file=file,
-                    cell=cell,
-                    where=where,
-                    severity=hit.rule.severity,
-                )
-            )
-        else:
-            out.append(
-                _finding(
-                    hit.rule,
-                    line=hit.line,
-                    column=hit.column,
-                    snippet=snippet,
-                    message=f"{hit.rule.title}{printed}{suffix}: {hit.masked}",
-                    file=file,
-                    cell=cell,
-                    where=where,
-                )
-            )
     for rule in registry.patterns:
         if rule.meta.category not in categories:
             continue
         for line_no, match in _pattern_matches(text, rule):
             line = lines[line_no - 1] if line_no <= len(lines) else ""
             out.append(
-                _finding(
+                Finding(
                     rule.meta,
                     line=line_no,
                     column=match.start(),
@@ -393,7 +392,7 @@ def scan_output(
             for line_no, match in _pattern_matches(raw, rule):
                 line = raw_lines[line_no - 1] if line_no <= len(raw_lines) else ""
                 findings.append(
-                    _finding(
+                    Finding(
                         rule.meta,
                         line=line_no,
                         column=match.start(),
@@ -428,7 +427,7 @@ def scan_output(
         if meta is not None and mime in data:
             code = _joined(data[mime])
             findings.append(
-                _finding(
+                Finding(
                     meta,
                     line=1,
                     column=0,
@@ -444,7 +443,7 @@ def scan_output(
         view = data[_WIDGET_MIME]
         model = view.get("model_id", "?") if isinstance(view, dict) else "?"
         findings.append(
-            _finding(
+            Finding(
                 widget,
                 line=1,
                 column=0,

@@ -42,14 +42,6 @@ def fab(alphabet: str, length: int, seed: int) -> str:
 
 
 @pytest.fixture(scope="module")
-def registry() -> RuleRegistry:
-    reg = RuleRegistry()
-    reg.load_pack(ROOT / "data" / "hunter" / "secrets.yaml")
-    reg.load_pack(ROOT / "data" / "hunter" / "text.yaml")
-    return reg
-
-
-@pytest.fixture(scope="module")
 def scanner(registry: RuleRegistry) -> SecretScanner:
     return SecretScanner(registry.secrets)
 

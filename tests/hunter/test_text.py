@@ -28,14 +28,6 @@ TOKEN = _token()
 
 
 @pytest.fixture(scope="module")
-def registry() -> RuleRegistry:
-    reg = RuleRegistry()
-    reg.load_pack(ROOT / "data" / "hunter" / "secrets.yaml")
-    reg.load_pack(ROOT / "data" / "hunter" / "text.yaml")
-    return reg
-
-
-@pytest.fixture(scope="module")
 def secrets(registry: RuleRegistry) -> SecretScanner:
     return SecretScanner(registry.secrets)
 
