@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from grace_kernel import __version__
-from grace_kernel.errors import InputError
+from grace_kernel.errors import GraceEnvironmentError, InputError
 from grace_kernel.hunter._model import Finding, RuleMeta, Severity
 
 __all__ = ["apply_fixes", "fix_diff", "load_baseline", "to_sarif", "write_baseline"]
@@ -121,7 +122,8 @@ def write_baseline(path: Path, findings: Sequence[Finding]) -> int:
         "note": "fingerprints = rule id + normalized code; line moves do not change them",
         "fingerprints": fingerprints,
     }
-    path.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+    with _file_errors(path):
+        path.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
     return len(fingerprints)
 
 
@@ -192,9 +194,24 @@ def _patched_file(path: Path, data: bytes, findings: Sequence[Finding]) -> bytes
     return (json.dumps(doc, indent=1, sort_keys=True, ensure_ascii=False) + "\n").encode()
 
 
+@contextlib.contextmanager
+def _file_errors(path: Path) -> Iterator[None]:
+    """Reading or rewriting a file for its fixes: name the file, never a raw OSError."""
+    try:
+        yield
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise InputError(f"{path}: cannot apply fixes to it ({exc})") from None
+    except OSError as exc:
+        raise GraceEnvironmentError(f"{path}: {exc.strerror or exc}") from None
+
+
 def fix_diff(path: Path, findings: Sequence[Finding]) -> str:
     """The unified diff the fixes for ``path`` would make (empty if none); per notebook cell."""
-    data = path.read_bytes()
+    with _file_errors(path):
+        return _fix_diff(path, path.read_bytes(), findings)
+
+
+def _fix_diff(path: Path, data: bytes, findings: Sequence[Finding]) -> str:
     if path.suffix.lower() == _NOTEBOOK:
         pairs = [
             (f"{path} cell {index}", before, after)
@@ -222,6 +239,11 @@ def apply_fixes(path: Path, findings: Sequence[Finding], *, backup_dir: Path) ->
     Works for Python files and for notebook cells.  Returns the backup's path,
     or None when there was nothing to fix.
     """
+    with _file_errors(path):
+        return _apply_fixes(path, findings, backup_dir)
+
+
+def _apply_fixes(path: Path, findings: Sequence[Finding], backup_dir: Path) -> Path | None:
     before = path.read_bytes()
     after = _patched_file(path, before, findings)
     if after == before:

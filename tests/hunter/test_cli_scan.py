@@ -213,3 +213,14 @@ def test_fixes_reach_notebook_cells_with_a_backup(project: Path) -> None:
     )
     assert "".join(after["cells"][1]["source"]) == "!ls\n"  # IPython syntax: left alone
     assert after["nbformat"] == 4
+
+
+def test_fix_on_an_undecodable_file_is_a_named_error_not_a_traceback(project: Path) -> None:
+    path = project / "legacy.py"
+    path.write_bytes(b"import yaml\n# caf\xe9\nconfig = yaml.load(open('c.yml'))\n")
+    before = path.read_bytes()
+    grace(project / ".grace", "init", cwd=project, code=0)
+    done = grace(project / ".grace", "scan", "legacy.py", "--fix", cwd=project, code=2)
+    assert "legacy.py: cannot apply fixes to it" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert path.read_bytes() == before
