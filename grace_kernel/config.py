@@ -9,6 +9,7 @@ a hard limit: values outside the bounds are refused, not clamped.
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal, get_args
@@ -49,6 +50,10 @@ class Settings:
         from ``<home>/policies``.
     approval_ttl
         Seconds an approval request waits before it expires (denied).
+    guard_writable
+        Directories outside the workspace that code in a Grace kernel may
+        write (the runtime guard refuses every other write outside it); the
+        system temporary directory is always one.
     """
 
     home: Path
@@ -57,6 +62,7 @@ class Settings:
     sync: SyncMode = "normal"
     policy_dir: Path | None = None
     approval_ttl: float = 900.0
+    guard_writable: tuple[Path, ...] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.home, Path):
@@ -71,6 +77,8 @@ class Settings:
             raise ConfigError(
                 f"checkpoint_every must be a whole number, got {self.checkpoint_every}"
             )
+        if not all(isinstance(p, Path) and p.is_absolute() for p in self.guard_writable):
+            raise ConfigError("guard_writable must be a tuple of absolute paths")
         if self.sync not in get_args(SyncMode):
             raise ConfigError(f"sync must be one of {get_args(SyncMode)}, got {self.sync!r}")
 
@@ -97,7 +105,8 @@ class Settings:
         ``GRACE_HOME`` names the workspace directory; without it the nearest
         ``.grace`` directory at or above ``cwd`` is used, else ``cwd/.grace``.
         ``GRACE_CHECKPOINT_EVERY``, ``GRACE_CHECKPOINT_INTERVAL``,
-        ``GRACE_SYNC``, ``GRACE_POLICY_DIR`` and ``GRACE_APPROVAL_TTL``
+        ``GRACE_SYNC``, ``GRACE_POLICY_DIR``, ``GRACE_APPROVAL_TTL`` and
+        ``GRACE_GUARD_WRITABLE`` (directories joined with ``os.pathsep``)
         override the defaults.
         """
         home_var = environ.get("GRACE_HOME", "").strip()
@@ -119,6 +128,8 @@ class Settings:
             fields["approval_ttl"] = _parse_float(
                 "GRACE_APPROVAL_TTL", environ["GRACE_APPROVAL_TTL"]
             )
+        writable = [w.strip() for w in environ.get("GRACE_GUARD_WRITABLE", "").split(os.pathsep)]
+        fields["guard_writable"] = tuple(Path(w).expanduser().absolute() for w in writable if w)
         return cls(**fields)  # type: ignore[arg-type]  # validated in __post_init__
 
 

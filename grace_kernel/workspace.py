@@ -25,7 +25,7 @@ from grace_kernel.errors import (
     KeyStoreError,
     MalformedRecordError,
 )
-from grace_kernel.events import DecisionBlocked, EventBus
+from grace_kernel.events import DecisionBlocked, EventBus, GuardBlocked
 from grace_kernel.governance import ApprovalStore, Governance, PolicyEngine
 from grace_kernel.hunter._alerts import AlertStore
 from grace_kernel.ledger import (
@@ -104,6 +104,7 @@ class Workspace:
                 approval_ttl=self.settings.approval_ttl,
             )
             self.events.subscribe(DecisionBlocked, self.alerts.on_decision_blocked)
+            self.events.subscribe(GuardBlocked, self.alerts.on_guard_blocked)
         return self._governance
 
     def health_mode(self) -> str:

@@ -24,6 +24,7 @@ __all__ = [
     "DecisionBlocked",
     "Event",
     "EventBus",
+    "GuardBlocked",
     "PolicyReloadFailed",
     "schema_path",
 ]
@@ -78,6 +79,21 @@ class ApprovalChanged(Event):
     requester: str
     by: str | None
     ledger_index: int | None
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class GuardBlocked(Event):
+    """The in-kernel runtime guard refused an operation while a cell ran."""
+
+    SCHEMA_ID: ClassVar[str] = "https://events.grace.dev/kernel/guard-blocked"
+
+    event: str
+    target: str
+    policy_id: str
+    reason: str
+    principal: str
+    cell: str
+    record_index: int | None
 
 
 E = TypeVar("E", bound=Event)

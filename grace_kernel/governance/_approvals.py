@@ -65,8 +65,8 @@ class ApprovalRequest:
 class ApprovalStore(SQLiteTables):
     """The ``approvals`` table of the workspace database."""
 
-    def __init__(self, path: Path) -> None:
-        super().__init__(path, _SCHEMA)
+    def __init__(self, path: Path, *, readonly: bool = False) -> None:
+        super().__init__(path, _SCHEMA, readonly=readonly)
 
     @staticmethod
     def _row(row: tuple[Any, ...]) -> ApprovalRequest:

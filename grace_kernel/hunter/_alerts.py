@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from grace_kernel.errors import InputError
-from grace_kernel.events import DecisionBlocked
+from grace_kernel.events import DecisionBlocked, GuardBlocked
 from grace_kernel.hunter._model import Finding, Severity
 from grace_kernel.ledger import Ledger, Subject, predicate_type_urn
 from grace_kernel.store import SQLiteTables
@@ -83,9 +83,14 @@ class AlertStore(SQLiteTables):
     """The ``alerts`` table (tasks are columns of their alert) plus their ledger records."""
 
     def __init__(
-        self, path: Path, *, ledger: Ledger, clock: Callable[[], float] = time.time
+        self,
+        path: Path,
+        *,
+        ledger: Ledger | None,
+        clock: Callable[[], float] = time.time,
+        readonly: bool = False,
     ) -> None:
-        super().__init__(path, _SCHEMA)
+        super().__init__(path, _SCHEMA, readonly=readonly)
         self._ledger = ledger
         self._clock = clock
 
@@ -165,6 +170,20 @@ class AlertStore(SQLiteTables):
             evidence=f"ledger record {event.ledger_index}; " + "; ".join(event.reasons),
         )
 
+    def on_guard_blocked(self, event: GuardBlocked) -> None:
+        """Subscriber for the runtime guard's blocks (code that got past the static checks)."""
+        basis = f"guard\0{event.policy_id}\0{event.event}\0{event.target}\0{event.cell}"
+        self.raise_alert(
+            fingerprint=hashlib.sha256(basis.encode()).hexdigest()[:32],
+            rule_id=event.policy_id,
+            severity=Severity.HIGH,
+            source="guard",
+            title=f"runtime guard blocked {event.event} ({event.target[:80]})",
+            location=event.cell,
+            evidence=f"{event.reason}; principal {event.principal}; "
+            f"cell record {event.record_index}",
+        )
+
     # ------------------------------------------------------------------ reading
 
     def get(self, alert_id: str) -> Alert:
@@ -220,6 +239,10 @@ class AlertStore(SQLiteTables):
         return alert
 
     def _record(self, alert: Alert, *, by: str | None) -> None:
+        if self._ledger is None:
+            raise InputError(
+                "this alert store is a read-only view; change alerts with `grace alerts`"
+            )
         self._ledger.append(
             subjects=[
                 Subject(f"alert:{alert.id}", hashlib.sha256(alert.fingerprint.encode()).hexdigest())

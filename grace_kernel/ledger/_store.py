@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Protocol
 
 from grace_kernel.errors import StoreError
-from grace_kernel.store import connect_sqlite, sqlite_errors
+from grace_kernel.store import connect_sqlite, readonly_uri, sqlite_errors
 
 __all__ = [
     "KeyInfo",
@@ -290,13 +290,14 @@ class SQLiteLedgerStore:
     serialized by SQLite itself; each ``write()`` block is one commit.
     """
 
-    def __init__(self, path: Path, *, sync: str = "normal") -> None:
+    def __init__(self, path: Path, *, sync: str = "normal", readonly: bool = False) -> None:
         self.path = path
         self.location = str(path)
+        self.readonly = readonly
         self._lock = threading.RLock()
         self._tail: _Tail | None = None
         self._tail_version: int | None = None
-        self._conn = connect_sqlite(path, synchronous=sync.upper())
+        self._conn = connect_sqlite(path, synchronous=sync.upper(), readonly=readonly)
         with sqlite_errors(path):
             version = self._conn.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
@@ -305,6 +306,9 @@ class SQLiteLedgerStore:
                     f"database {path} was written by a newer Grace (schema {version})",
                     hint="upgrade Grace to open this workspace",
                 )
+            if version < SCHEMA_VERSION and readonly:
+                self._conn.close()
+                raise StoreError(f"database {path} is not an initialized Grace ledger")
             if version < SCHEMA_VERSION:
                 self._conn.executescript(_SCHEMA + f"PRAGMA user_version={SCHEMA_VERSION};")
 
@@ -347,7 +351,8 @@ class SQLiteLedgerStore:
     def iter_envelopes(self, start: int = 0, stop: int | None = None) -> Iterator[bytes]:
         """Stored envelope bytes in index order, read from one snapshot on a private connection."""
         with sqlite_errors(self.path):
-            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            target, uri = (readonly_uri(self.path), True) if self.readonly else (self.path, False)
+            conn = sqlite3.connect(target, uri=uri, isolation_level=None, check_same_thread=False)
             try:
                 conn.execute("BEGIN")
                 query = "SELECT envelope FROM ledger_entries WHERE idx >= ? ORDER BY idx"

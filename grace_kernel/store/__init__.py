@@ -1,5 +1,5 @@
 """Database access: connection set-up and error translation (SQLite by default)."""
 
-from grace_kernel.store._sqlite import SQLiteTables, connect_sqlite, sqlite_errors
+from grace_kernel.store._sqlite import SQLiteTables, connect_sqlite, readonly_uri, sqlite_errors
 
-__all__ = ["SQLiteTables", "connect_sqlite", "sqlite_errors"]
+__all__ = ["SQLiteTables", "connect_sqlite", "readonly_uri", "sqlite_errors"]

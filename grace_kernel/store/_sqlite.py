@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import threading
+import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -44,14 +45,32 @@ def _translate(exc: sqlite3.Error, path: Path) -> StoreError:
     return StoreError(f"database {path}: {text}")
 
 
-def connect_sqlite(path: Path, *, synchronous: str = "NORMAL") -> sqlite3.Connection:
+def readonly_uri(path: Path) -> str:
+    """A ``file:`` URI that SQLite opens read-only: no write can go through it."""
+    return "file:" + urllib.parse.quote(str(path.absolute())) + "?mode=ro"
+
+
+def connect_sqlite(
+    path: Path, *, synchronous: str = "NORMAL", readonly: bool = False
+) -> sqlite3.Connection:
     """Open (creating if needed) a SQLite database in WAL mode with autocommit off-by-hand.
 
     Transactions are explicit (``BEGIN IMMEDIATE`` for writers), so the
-    connection runs with ``isolation_level=None``.
+    connection runs with ``isolation_level=None``.  ``readonly`` opens an
+    existing database through a ``mode=ro`` URI (what code in a kernel may
+    use: the runtime guard refuses any other connection to Grace's files).
     """
     if synchronous not in {"NORMAL", "FULL"}:
         raise ValueError(synchronous)
+    if readonly:
+        if not path.is_file():
+            raise StoreError(f"no database at {path}", hint="run `grace init` first")
+        with sqlite_errors(path):
+            conn = sqlite3.connect(
+                readonly_uri(path), uri=True, isolation_level=None, check_same_thread=False
+            )
+            conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            return conn
     with sqlite_errors(path):
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -79,12 +98,14 @@ class SQLiteTables:
     error), and translates every sqlite3 error into a :class:`StoreError`.
     """
 
-    def __init__(self, path: Path, schema: str) -> None:
+    def __init__(self, path: Path, schema: str, *, readonly: bool = False) -> None:
         self.path = path
+        self.readonly = readonly
         self._lock = threading.RLock()
-        self._conn = connect_sqlite(path)
-        with sqlite_errors(path):
-            self._conn.executescript(schema)
+        self._conn = connect_sqlite(path, readonly=readonly)
+        if not readonly:
+            with sqlite_errors(path):
+                self._conn.executescript(schema)
 
     @contextlib.contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:
