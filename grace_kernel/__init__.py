@@ -18,7 +18,14 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-__all__ = ["GraceError", "Settings", "Workspace", "__version__"]
+__all__ = [
+    "GraceError",
+    "Settings",
+    "Workspace",
+    "__version__",
+    "load_ipython_extension",
+    "unload_ipython_extension",
+]
 
 _LAZY = {
     "GraceError": "grace_kernel.errors",
@@ -37,3 +44,16 @@ def __getattr__(name: str) -> Any:
     if module is None:
         raise AttributeError(f"module 'grace_kernel' has no attribute {name!r}")
     return getattr(importlib.import_module(module), name)
+
+
+def load_ipython_extension(shell: Any) -> None:
+    """``%load_ext grace_kernel``: the gate, the runtime guard and the ``%grace`` magics."""
+    from grace_kernel.kernel import load
+
+    load(shell)
+
+
+def unload_ipython_extension(shell: Any) -> None:
+    from grace_kernel.kernel import unload
+
+    unload(shell)
