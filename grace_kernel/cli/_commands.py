@@ -379,14 +379,26 @@ def ledger_export(out: Path) -> Result:
     multiple=True,
     help="With --bundle: key id(s) the log must be founded by (repeatable).",
 )
+@click.option(
+    "--notebook",
+    type=click.Path(path_type=Path),
+    help="Check each code cell of this notebook against the signed cell records.",
+)
 @grace_command
-def verify(bundle: Path | None, witness: Path | None, trusted: tuple[str, ...]) -> Result:
+def verify(
+    bundle: Path | None, witness: Path | None, trusted: tuple[str, ...], notebook: Path | None
+) -> Result:
     """Verify every signature, key, hash link, the Merkle root and the checkpoints.
 
-    Without --bundle, verifies this workspace's ledger.  Exit 0 only when intact.
+    Without --bundle, verifies this workspace's ledger.  With --notebook, also
+    checks that each code cell's code and outputs match a signed record (per
+    cell: verified / code changed / outputs changed / not recorded).  Exit 0
+    only when everything verifies.
     """
     if bundle is None and (witness or trusted):
         raise InputError("--witness and --trusted-key go with --bundle")
+    if notebook is not None:
+        return _verify_notebook(notebook, bundle, list(trusted) or None)
     if bundle is not None:
         total = _count_lines(bundle / "entries.jsonl")
         with _progress("verifying", total) as progress:
@@ -400,6 +412,21 @@ def verify(bundle: Path | None, witness: Path | None, trusted: tuple[str, ...]) 
         with _open() as ws, _progress("verifying", ws.ledger.size) as progress:
             report = ws.verify(progress=progress)
     return report.to_json(), _report_text(report), 0 if report.ok else 1
+
+
+def _verify_notebook(notebook: Path, bundle: Path | None, trusted: list[str] | None) -> Result:
+    from grace_kernel.runs import verify_notebook
+
+    if bundle is not None:
+        total = _count_lines(bundle / "entries.jsonl")
+        with _progress("verifying", total) as progress:
+            report = verify_notebook(
+                notebook, bundle=bundle, trusted_keyids=trusted, progress=progress
+            )
+    else:
+        with _open() as ws, _progress("verifying", ws.ledger.size) as progress:
+            report = verify_notebook(notebook, workspace=ws, progress=progress)
+    return report.to_json(), report.text(), 0 if report.ok else 1
 
 
 def _count_lines(path: Path) -> int:

@@ -65,6 +65,8 @@ def test_every_command_documents_itself() -> None:
         ["ledger", "consistency"],
         ["ledger", "checkpoint"],
         ["ledger", "export"],
+        ["run"],
+        ["install"],
     ]
     for words in commands:
         done = subprocess.run([*GRACE, *words, "--help"], capture_output=True, text=True)

@@ -1,0 +1,162 @@
+"""Added latency per cell of the governed path, against a plain kernel, in one run:
+
+    python bench/cell_overhead.py [--cells N] [--json]
+
+- anchor: papermill's notebook client with the plain ``python3`` kernel;
+- Grace: the same client class with Grace's per-cell path (Hunter scan, Cedar
+  decision, a signed decision record, the request metadata, a signed
+  cell-execution record after the outputs) and the Grace kernel (its own
+  in-kernel check and the runtime guard).
+
+Both run the same N cells of typical size (imports, arithmetic, comprehensions,
+small functions, string formatting, prints; 3-15 lines), one after the other,
+in one notebook each.  Each cell is timed from the client's side, request to
+reply and outputs.  Target (issue 5): p50 <= 3 ms and p99 <= 15 ms added.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import nbformat
+from jupyter_core.utils import run_sync
+from papermill.clientwrap import PapermillNotebookClient
+from papermill.engines import NotebookExecutionManager
+from papermill.execute import prepare_notebook_metadata
+from papermill.iorw import load_notebook_node
+
+from grace_kernel import Settings, Workspace
+from grace_kernel.runs._engine import GRACE_KERNEL_NAME, GraceNotebookClient, RunContext
+
+TEMPLATES = [
+    "import math\nvalues = [math.sqrt(i + {n}) for i in range(50)]\ntotal = sum(values)\ntotal",
+    "def scale(xs, k={n}):\n    return [x * k for x in xs]\n\n"
+    "result = scale(range(20))\nlen(result)",
+    "counts = {{}}\nfor word in 'the quick brown fox jumps over the lazy dog'.split():\n"
+    "    counts[word] = counts.get(word, 0) + {n}\nsorted(counts.items())[:3]",
+    "rows = [(i, i * i, i % 7) for i in range({n} % 40 + 10)]\n"
+    "header = f'{{len(rows)}} rows'\nprint(header)\nprint(rows[:2])",
+    "import statistics\nsample = [((i * {n}) % 97) / 10 for i in range(200)]\n"
+    "mean = statistics.fmean(sample)\nspread = statistics.pstdev(sample)\n"
+    "print(f'mean={{mean:.3f}} sd={{spread:.3f}}')",
+    "class Point:\n    def __init__(self, x, y):\n        self.x, self.y = x, y\n\n"
+    "    def norm(self):\n        return (self.x ** 2 + self.y ** 2) ** 0.5\n\n"
+    "Point({n}, 4).norm()",
+    "text = ', '.join(str(i) for i in range({n} % 30))\nlength = len(text)\nlength",
+    "matrix = [[(r * c + {n}) % 10 for c in range(12)] for r in range(12)]\n"
+    "diag = [matrix[i][i] for i in range(12)]\nprint(sum(diag))",
+]
+
+
+def cells(count: int) -> list[str]:
+    return [TEMPLATES[i % len(TEMPLATES)].format(n=i) for i in range(count)]
+
+
+def _notebook(sources: list[str], where: Path) -> nbformat.NotebookNode:
+    """The notebook as papermill prepares it (its execution manager expects that metadata)."""
+    nb = nbformat.v4.new_notebook(
+        metadata={"kernelspec": {"name": "python3", "language": "python", "display_name": "P"}}
+    )
+    nb.cells = [nbformat.v4.new_code_cell(s) for s in sources]
+    path = where / "bench.ipynb"
+    nbformat.write(nb, str(path))
+    prepared: nbformat.NotebookNode = prepare_notebook_metadata(
+        load_notebook_node(str(path)), str(path), ""
+    )
+    return prepared
+
+
+def _timed(base: type) -> type:
+    class Timed(base):  # type: ignore[misc]  # a subclass of an untyped client
+        timings: list[float]
+
+        async def async_execute_cell(self, cell: Any, index: int, *a: Any, **k: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return await super().async_execute_cell(cell, index, *a, **k)
+            finally:
+                self.timings.append((time.perf_counter() - started) * 1000)
+
+        execute_cell = run_sync(async_execute_cell)  # nbclient binds the base coroutine
+
+    return Timed
+
+
+def run_plain(sources: list[str], cwd: Path) -> list[float]:
+    nb_man = NotebookExecutionManager(_notebook(sources, cwd), progress_bar=False)
+    nb_man.notebook_start()  # what papermill's Engine does first
+    client = _timed(PapermillNotebookClient)(
+        nb_man, kernel_name="python3", resources={"metadata": {"path": str(cwd)}}
+    )
+    client.timings = []
+    client.execute()
+    return list(client.timings)
+
+
+def run_grace(sources: list[str], ws: Workspace, cwd: Path) -> list[float]:
+    nb_man = NotebookExecutionManager(_notebook(sources, cwd), progress_bar=False)
+    nb_man.notebook_start()
+    context = RunContext(ws, run_id="bench", person="bench", input_path=None, parameters={})
+    client = _timed(GraceNotebookClient)(
+        nb_man,
+        run=context,
+        kernel_name=GRACE_KERNEL_NAME,
+        resources={"metadata": {"path": str(cwd)}},
+    )
+    client.timings = []
+    client.execute()
+    statuses = {o.status for o in context.outcomes}
+    if statuses != {"ok"}:
+        raise SystemExit(f"a benchmark cell did not run cleanly: {statuses}")
+    return list(client.timings)
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--cells", type=int, default=500)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    sources = cells(args.cells)
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        with Workspace.open(Settings(home=root / ".grace")) as ws:
+            plain = run_plain(sources, root)
+            grace = run_grace(sources, ws, root)
+            records = ws.ledger.size
+    figures = {
+        "cells": args.cells,
+        "plain_p50_ms": percentile(plain, 50),
+        "plain_p99_ms": percentile(plain, 99),
+        "grace_p50_ms": percentile(grace, 50),
+        "grace_p99_ms": percentile(grace, 99),
+        "grace_mean_ms": statistics.fmean(grace),
+        "plain_mean_ms": statistics.fmean(plain),
+        "ledger_records": records,
+    }
+    figures["added_p50_ms"] = figures["grace_p50_ms"] - figures["plain_p50_ms"]
+    figures["added_p99_ms"] = figures["grace_p99_ms"] - figures["plain_p99_ms"]
+    figures["ratio_p50"] = figures["grace_p50_ms"] / figures["plain_p50_ms"]
+    if args.json:
+        print(json.dumps({k: round(v, 3) for k, v in figures.items()}, indent=2))
+        return
+    print(f"{args.cells} cells, per cell, client side (request to reply and outputs):")
+    for label, key in (("plain kernel", "plain"), ("Grace path", "grace"), ("added", "added")):
+        p50, p99 = figures[f"{key}_p50_ms"], figures[f"{key}_p99_ms"]
+        print(f"  {label:<13}: p50 {p50:7.2f} ms   p99 {p99:7.2f} ms")
+    print("  target added : p50 <= 3 ms, p99 <= 15 ms")
+    print(f"  ratio (p50)  : {figures['ratio_p50']:.2f}x; {records} ledger records written")
+
+
+if __name__ == "__main__":
+    main()
