@@ -138,9 +138,15 @@ class Scanner:
                 code_scanner=self._embedded_code,
             )
             return found
-        code = transform_cell(source) if kind == "cell" else source
+        small = len(source) <= MAX_PARSE_BYTES
+        tree = self._parse(source) if small else None
+        code = source
+        if kind == "cell" and tree is None:
+            # Only a cell that is not plain Python can hold IPython syntax (magics,
+            # !commands, help?); rewriting a plain one would just cost a tokenize pass.
+            code = transform_cell(source)
+            tree = self._parse(code) if len(code) <= MAX_PARSE_BYTES else None
         findings: list[Finding] = []
-        tree = self._parse(code) if len(code) <= MAX_PARSE_BYTES else None
         if tree is not None:
             ctx = PyContext(tree, code, tainted=tainted)
             findings.extend(scan_tree(ctx, self.registry, file=file, cell=cell))

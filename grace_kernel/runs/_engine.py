@@ -23,6 +23,7 @@ and every cell record; its index goes into the output notebook's metadata.
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import getpass
 import hashlib
@@ -116,6 +117,9 @@ class RunContext:
         self.started = time.time()
         self._tainted: set[str] = set()
         self.label = self._label(input_path)
+        # The next cell is scanned while the kernel runs this one (scanning is pure).
+        self._prefetcher = concurrent.futures.ThreadPoolExecutor(1, "grace-prefetch")
+        self._prefetched: dict[tuple[str, frozenset[str]], concurrent.futures.Future[Any]] = {}
         self.input_sha256 = _file_digest(input_path) if input_path else ""
         self.run_entry: Entry | None = None
 
@@ -127,6 +131,28 @@ class RunContext:
         return resolved.relative_to(root).as_posix() if resolved.is_relative_to(root) else str(path)
 
     # ------------------------------------------------------------------ per cell
+
+    def prefetch(self, cell: Mapping[str, Any]) -> None:
+        """Start scanning ``cell`` in the background (with the taint known now)."""
+        source = source_text(cell.get("source", ""))
+        if cell.get("cell_type") != "code" or not source.strip():
+            return
+        key = (source, frozenset(self._tainted))
+        if key not in self._prefetched:
+            self._prefetched[key] = self._prefetcher.submit(
+                self.scanner.scan_code, source, kind="cell", tainted=key[1]
+            )
+
+    def _findings(self, source: str) -> list[Any] | None:
+        future = self._prefetched.pop((source, frozenset(self._tainted)), None)
+        self._prefetched.clear()  # anything else was scanned for a cell that never came
+        if future is None:
+            return None
+        result: list[Any] = future.result()
+        return result
+
+    def close(self) -> None:
+        self._prefetcher.shutdown(wait=True, cancel_futures=True)
 
     def admit(self, cell: Mapping[str, Any], index: int) -> tuple[Decision, str, str]:
         """Govern running ``cell``: the decision, its role and its code digest."""
@@ -141,6 +167,7 @@ class RunContext:
             location=f"{self.label}#{cell_id}",
             detail={"notebook": self.label, "cell_id": cell_id, "cell_index": index, "role": role},
             tainted=self._tainted,
+            findings=self._findings(source),
         )
         if any(t in tags for t in _PARAMETER_TAGS):
             # Later cells see parameters as attacker-controlled input (taint).
@@ -215,6 +242,7 @@ class RunContext:
         self, nb: nbformat.NotebookNode, *, output_path: str | None, kernel_name: str
     ) -> Entry:
         """Sign the ``notebook-run`` record and point the notebook's metadata at it."""
+        self.close()
         cells = [
             c for c in nb.cells if PAPERMILL_ERROR_TAG not in c.get("metadata", {}).get("tags", [])
         ]
@@ -395,6 +423,8 @@ class GraceNotebookClient(PapermillNotebookClient):  # type: ignore[misc]  # unt
             "mode": run.workspace.health_mode(),
         }
         self._last_reply = None
+        if cell_index + 1 < len(self.nb.cells):
+            run.prefetch(self.nb.cells[cell_index + 1])
         status = "error"
         try:
             result: nbformat.NotebookNode = await super().async_execute_cell(

@@ -85,10 +85,17 @@ def cell_action(
     location: str,
     detail: Mapping[str, Any] | None = None,
     tainted: Iterable[str] = (),
+    findings: Sequence[Finding] | None = None,
 ) -> CellAction:
-    """Scan ``source`` and describe running it at ``location`` (``nb.ipynb#cell-id``)."""
+    """Scan ``source`` and describe running it at ``location`` (``nb.ipynb#cell-id``).
+
+    ``findings`` may be passed when the same source was already scanned with
+    the same taint (a runner scans the next cell while the kernel runs this one).
+    """
     digest = code_digest(source)
-    findings = tuple(scanner.scan_code(source, kind="cell", tainted=tainted))
+    if findings is None:
+        findings = scanner.scan_code(source, kind="cell", tainted=tainted)
+    findings = tuple(findings)
     action = Action(
         kind=ActionKind.CELL_EXECUTE,
         principal=principal,
