@@ -37,7 +37,7 @@ from typing import Any
 import nbformat
 from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 from jupyter_core.utils import run_sync
-from nbclient.exceptions import CellExecutionError
+from nbclient.exceptions import CellExecutionError, DeadKernelError
 from papermill.clientwrap import PapermillNotebookClient
 from papermill.engines import NotebookExecutionManager
 
@@ -434,11 +434,15 @@ class GraceNotebookClient(PapermillNotebookClient):  # type: ignore[misc]  # unt
             return result
         except CellExecutionError:
             raise
-        except TimeoutError:
-            status = "timeout"
-            raise
-        except Exception as exc:
-            status = "kernel-died" if type(exc).__name__ == "DeadKernelError" else "error"
+        except (TimeoutError, DeadKernelError) as exc:
+            status = "timeout" if isinstance(exc, TimeoutError) else "kernel-died"
+            run.stopped_at = {
+                "status": status,
+                "cell_index": cell_index,
+                "cell_id": _cell_id(cell, cell_index),
+                "approval_id": None,
+                "policy_ids": [],
+            }
             raise
         finally:
             blocks = _guard_blocks(self._last_reply)

@@ -29,7 +29,7 @@ class RunSummary:
     run_id: str
     input: str
     output: str
-    status: str  # ok | error | denied | held
+    status: str  # ok | error | denied | held | timeout | kernel-died
     cells: tuple[CellOutcome, ...]
     run_record: int | None
     stopped_at: Mapping[str, Any] | None
@@ -69,21 +69,22 @@ class RunSummary:
         lines = [f"run {self.run_id}: {self.status} ({done}) in {self.duration_s:.1f} s"]
         lines.append(f"output: {self.output}  (run record {self.run_record})")
         stop = self.stopped_at or {}
+        where = f"cell {stop.get('cell_index')} (id {stop.get('cell_id')})"
         if self.status == "held":
             approval = stop.get("approval_id")
-            lines.append(
-                f"stopped at cell {stop.get('cell_index')}: it needs approval (request {approval})"
-            )
+            lines.append(f"stopped at {where}: it needs approval (request {approval})")
             lines.append(
                 f"  another person runs: grace approvals approve {approval}\n"
                 f"  then:                grace run --resume {self.output}"
             )
         elif self.status == "denied":
             lines.append(
-                f"stopped at cell {stop.get('cell_index')}: refused by "
+                f"stopped at {where}: refused by "
                 f"{', '.join(stop.get('policy_ids') or ['policy'])}; the reason is in the "
                 "cell's output"
             )
+        elif self.status in {"timeout", "kernel-died"}:
+            lines.append(f"stopped at {where}: {self.error}")
         elif self.error:
             lines.append(f"stopped: {self.error}")
         lines.append(f"verify it: grace verify --notebook {self.output}")
@@ -125,6 +126,7 @@ def run_notebook(
     import time
 
     import papermill
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
     from papermill.exceptions import PapermillException, PapermillExecutionError
 
     read_notebook(input_path)  # a clear error for a missing or malformed notebook, up front
@@ -156,6 +158,8 @@ def run_notebook(
         )
     except PapermillExecutionError as exc:
         error = f"{exc.ename}: {exc.evalue}"
+    except (CellTimeoutError, DeadKernelError) as exc:  # recorded; the notebook was saved
+        error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc) else ''}"
     except GraceError:
         raise
     except PapermillException as exc:

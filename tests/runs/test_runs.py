@@ -222,3 +222,29 @@ def test_papermill_engine_grace_runs_the_governed_path(
     assert "42" in outputs_text(result.cells[0])
     assert result.metadata["grace"]["run_record"] is not None
     assert verify_notebook(out, workspace=ws).ok
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "error"),
+    [
+        ("import time\ntime.sleep(60)", "timeout", "CellTimeoutError"),
+        ("import os\nos._exit(3)", "kernel-died", "DeadKernelError"),
+    ],
+)
+def test_a_cell_that_hangs_or_kills_its_kernel_is_recorded_and_nothing_is_lost(
+    ws: Workspace, project: Path, code: str, status: str, error: str
+) -> None:
+    source = notebook(project / "fragile.ipynb", "x = 1", code, "print('after')")
+    out = project / "fragile.out.ipynb"
+    summary = run_notebook(ws, source, out, cwd=project, timeout=3)
+
+    assert summary.status == status
+    assert summary.error is not None
+    assert summary.error.startswith(error)
+    assert [c.status for c in summary.cells] == ["ok", status]
+    saved = nbformat.read(str(out), as_version=4)
+    assert saved.metadata["grace"]["status"] == status
+    assert saved.metadata["grace"]["run_record"] == summary.run_record
+    ((_, run),) = statements(ws, NOTEBOOK_RUN)
+    assert run.predicate["stopped_at"]["cell_index"] == 1
+    assert ws.verify().ok
