@@ -205,10 +205,11 @@ def verify_cells(
     checks: list[CellCheck] = []
     same_run = run is not None
     for index, cell in enumerate(nb.get("cells", [])):
-        if cell.get("cell_type") != "code":
+        if not isinstance(cell, Mapping) or cell.get("cell_type") != "code":
             continue
         cell_id = _cell_id(cell, index)
-        outputs = list(cell.get("outputs", []))
+        raw_outputs = cell.get("outputs", [])
+        outputs = list(raw_outputs) if isinstance(raw_outputs, list) else [raw_outputs]
         code = code_digest(source_text(cell.get("source", "")))
         produced = outputs_digest(output_digests(outputs))
         candidates = sorted(

@@ -125,7 +125,7 @@ def _mime_bundle(data: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def normalize_outputs(outputs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+def normalize_outputs(outputs: Sequence[Any]) -> list[dict[str, Any]]:
     """Outputs reduced to their content: what was shown, in which form, nothing else.
 
     Consecutive stream outputs of the same name are merged (frontends and
@@ -135,6 +135,9 @@ def normalize_outputs(outputs: Sequence[Mapping[str, Any]]) -> list[dict[str, An
     """
     out: list[dict[str, Any]] = []
     for raw in outputs:
+        if not isinstance(raw, Mapping):  # a malformed file: still covered, never a crash
+            out.append({"output_type": "invalid", "value": repr(raw)[:1000]})
+            continue
         kind = raw.get("output_type")
         if kind == "stream":
             name, text = raw.get("name", ""), _joined(raw.get("text", ""))
@@ -165,7 +168,7 @@ def normalize_outputs(outputs: Sequence[Mapping[str, Any]]) -> list[dict[str, An
     return out
 
 
-def output_digests(outputs: Sequence[Mapping[str, Any]]) -> list[str]:
+def output_digests(outputs: Sequence[Any]) -> list[str]:
     """SHA-256 of each normalized output in RFC 8785 canonical JSON."""
     return [hashlib.sha256(canonical_json(o)).hexdigest() for o in normalize_outputs(outputs)]
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -248,3 +249,44 @@ def test_a_cell_that_hangs_or_kills_its_kernel_is_recorded_and_nothing_is_lost(
     ((_, run),) = statements(ws, NOTEBOOK_RUN)
     assert run.predicate["stopped_at"]["cell_index"] == 1
     assert ws.verify().ok
+
+
+def test_a_tampered_ledger_or_a_malformed_notebook_fails_verification_cleanly(
+    ws: Workspace, project: Path
+) -> None:
+    source = notebook(project / "small.ipynb", "print('a')", "print('b')")
+    out = project / "small.out.ipynb"
+    assert run_notebook(ws, source, out, cwd=project).status == "ok"
+    home = ws.settings.home
+
+    # A notebook nbformat cannot load: a clear input error, not a traceback.
+    broken = json.loads(out.read_text())
+    code = [c for c in broken["cells"] if c["cell_type"] == "code"]
+    code[1]["outputs"] = ["not an output"]
+    odd = project / "odd.ipynb"
+    odd.write_text(json.dumps(broken))
+    done = grace("verify", "--notebook", str(odd), "--json", cwd=project, home=home)
+    assert done.returncode == 2, done.stderr
+    assert "is not a Jupyter notebook" in json.loads(done.stdout)["error"]["message"]
+
+    # Metadata naming a bogus run record is only a hint: cells still verify on their own.
+    hinted = json.loads(out.read_text())
+    hinted["metadata"]["grace"]["run_record"] = "seven"
+    odd.write_text(json.dumps(hinted))
+    done = grace("verify", "--notebook", str(odd), "--json", cwd=project, home=home)
+    assert done.returncode == 0, done.stdout
+    report = json.loads(done.stdout)
+    assert report["counts"]["verified"] == 2
+    assert report["same_run"] is False
+
+    # A record rewritten in the database: the ledger fails first, and says so.
+    ws.close()
+    with sqlite3.connect(home / "grace.db") as db:
+        row = db.execute("SELECT idx, envelope FROM ledger_entries ORDER BY idx DESC").fetchone()
+        db.execute(
+            "UPDATE ledger_entries SET envelope = ? WHERE idx = ?",
+            (bytes(row[1]).replace(b"payload", b"payloaD"), row[0]),
+        )
+    done = grace("verify", "--notebook", str(out), cwd=project, home=home)
+    assert done.returncode == 1
+    assert "the ledger itself does not verify" in done.stdout
