@@ -20,7 +20,6 @@ from grace_kernel.errors import GraceError
 from grace_kernel.hunter import Finding
 from grace_kernel.kernel._reader import WorkspaceReader
 from grace_kernel.kernel._session import KernelSession
-from grace_kernel.runs._provenance import read_notebook, verify_cells
 
 __all__ = ["HELP", "GraceMagics"]
 
@@ -199,6 +198,9 @@ class GraceMagics(Magics):
         opts = parser.parse_args(req.args)
         report, envelopes = self._reader().verify()
         if opts.notebook:
+            # nbformat is slow to import; only this subcommand needs it.
+            from grace_kernel.runs._provenance import read_notebook, verify_cells
+
             nb = read_notebook(Path(opts.notebook))
             checked = verify_cells(
                 nb,
