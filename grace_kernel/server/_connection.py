@@ -1,0 +1,336 @@
+"""The kernel websocket, governed: every execute_request is decided before the kernel sees it.
+
+jupyter_server authorizes ``execute`` once, when the websocket opens.  This
+subclass of its ``ZMQChannelsWebsocketConnection`` decides each cell:
+
+- **deny**: the request is never forwarded; the frontend gets an ``error``
+  output (reason, rule and policy ids, what to do) and an ``execute_reply``;
+- **approval required**: the request is held (other messages keep flowing),
+  the frontend sees "waiting for approval <id>", and the request is forwarded
+  when someone else approves, or answered with an error on denial or expiry;
+- **allow**: forwarded with the decision's obligations in ``metadata.grace``.
+
+On the way back it collects the cell's outputs from iopub and, when the kernel
+goes idle for that request, signs a ``cell-execution`` record (the same
+predicate as ``grace run``, keyed by the cell id), so ``grace verify
+--notebook`` works for notebooks saved from JupyterLab.  If the extension is
+not loaded, every execute_request is refused (fail closed).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from typing import Any, ClassVar
+
+from jupyter_client.jsonutil import json_default
+from jupyter_server.services.kernels.connection.base import (
+    deserialize_msg_from_ws_v1,
+    serialize_msg_to_ws_v1,
+)
+from jupyter_server.services.kernels.connection.channels import ZMQChannelsWebsocketConnection
+
+from grace_kernel.governance import Decision, Effect
+from grace_kernel.server._service import Held, ServerService
+
+__all__ = ["GraceWebsocketConnection"]
+
+V1 = "v1.kernel.websocket.jupyter.org"
+_OUTPUT_TYPES = frozenset({"stream", "display_data", "execute_result", "error"})
+
+
+@dataclasses.dataclass
+class _Request:
+    """One incoming websocket message, unpacked."""
+
+    channel: str
+    header: dict[str, Any]
+    parent_header: dict[str, Any]
+    metadata: dict[str, Any]
+    content: dict[str, Any]
+    buffers: list[Any]
+
+
+@dataclasses.dataclass
+class _Running:
+    """A forwarded execute_request whose outputs are being collected."""
+
+    cell_id: str
+    code_sha256: str
+    decision: Decision
+    started: float
+    outputs: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    guard_blocks: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    status: str = "ok"
+
+
+class GraceWebsocketConnection(ZMQChannelsWebsocketConnection):
+    """A kernel websocket on which Grace decides, holds, records every cell."""
+
+    _notebook: str = ""
+    _running: dict[str, _Running]
+    services: ClassVar[list[ServerService]] = []  # closed by the server's own cleanup
+
+    @classmethod
+    async def close_all(cls) -> None:
+        await super().close_all()
+        while cls.services:
+            cls.services.pop().close()
+
+    @property
+    def grace(self) -> ServerService | None:
+        handler = self.websocket_handler
+        service = handler.settings.get("grace_service") if handler is not None else None
+        return service if isinstance(service, ServerService) else None
+
+    @property
+    def user(self) -> str:
+        user = getattr(self.websocket_handler, "current_user", None)
+        return str(getattr(user, "username", None) or "anonymous")
+
+    async def prepare(self) -> None:
+        await super().prepare()
+        self._running = {}
+        sessions = await self.websocket_handler.session_manager.list_sessions()
+        for session in sessions:
+            if session.get("kernel", {}).get("id") == self.kernel_id:
+                self._notebook = str(session.get("path") or "")
+                break
+        self._notebook = self._notebook or f"kernel:{self.kernel_id}"
+
+    # ------------------------------------------------------------------ incoming
+
+    def _unpack(self, ws_msg: Any) -> tuple[_Request | None, Any]:
+        if self.subprotocol == V1:
+            channel, parts = deserialize_msg_from_ws_v1(ws_msg)
+            header = self.session.unpack(parts[0])
+            if channel != "shell" or header.get("msg_type") != "execute_request":
+                return None, ws_msg
+            unpack = self.session.unpack
+            request = _Request(
+                channel, header, unpack(parts[1]), unpack(parts[2]), unpack(parts[3]), parts[4:]
+            )
+            return request, ws_msg
+        msg = json.loads(ws_msg) if isinstance(ws_msg, str | bytes) else ws_msg
+        if msg.get("channel") != "shell" or msg.get("header", {}).get("msg_type") != (
+            "execute_request"
+        ):
+            return None, ws_msg
+        request = _Request(
+            "shell",
+            msg["header"],
+            msg.get("parent_header") or {},
+            msg.get("metadata") or {},
+            msg.get("content") or {},
+            msg.get("buffers") or [],
+        )
+        return request, ws_msg
+
+    def handle_incoming_message(self, incoming_msg: Any) -> None:
+        if not self.channels:
+            super().handle_incoming_message(incoming_msg)
+            return
+        try:
+            request, raw = self._unpack(incoming_msg)
+        except Exception:  # malformed: let jupyter_server reject it as it would
+            super().handle_incoming_message(incoming_msg)
+            return
+        if request is None:
+            super().handle_incoming_message(raw)
+            return
+        try:
+            self._govern(request)
+        except Exception as exc:  # a Grace failure refuses the cell, never forwards it
+            self._refuse(request, f"Grace could not check this cell ({type(exc).__name__}: {exc})")
+
+    def _govern(self, request: _Request) -> None:
+        service = self.grace
+        if service is None:
+            self._refuse(request, "the Grace server extension is not loaded; cells are refused")
+            return
+        source = str(request.content.get("code", ""))
+        cell_id = str(request.metadata.get("cellId") or f"#{request.header.get('msg_id', '?')}")
+        decision, code_sha = service.decide_cell(
+            source,
+            user=self.user,
+            kernel_id=self.kernel_id,
+            notebook=self._notebook,
+            cell_id=cell_id,
+        )
+        if decision.effect is Effect.DENY:
+            service.record_cell(
+                notebook=self._notebook,
+                cell_id=cell_id,
+                code_sha256=code_sha,
+                outputs=[],
+                status="denied",
+                decision=decision,
+                started=time.time(),
+                kernel_id=self.kernel_id,
+                guard_blocks=[],
+            )
+            self._refuse(request, _denial_text(decision), decision=decision)
+            return
+        if decision.effect is Effect.REQUIRE_APPROVAL:
+            assert decision.approval_id is not None
+            self._send_to_frontend(
+                "iopub",
+                "stream",
+                {
+                    "name": "stderr",
+                    "text": f"[grace] waiting for approval {decision.approval_id}: "
+                    f"{'; '.join(decision.reasons)}. Another person approves it in the Grace "
+                    f"panel or with `grace approvals approve {decision.approval_id}`.\n",
+                },
+                request.header,
+            )
+            service.hold(
+                Held(
+                    approval_id=decision.approval_id,
+                    release=lambda final: self._forward(request, final, cell_id, code_sha),
+                    refuse=lambda why: self._refuse(request, why),
+                    since=time.time(),
+                )
+            )
+            return
+        self._forward(request, decision, cell_id, code_sha)
+
+    def _forward(self, request: _Request, decision: Decision, cell_id: str, code_sha: str) -> None:
+        if not decision.allowed:
+            self._refuse(request, _denial_text(decision), decision=decision)
+            return
+        metadata = dict(request.metadata)
+        metadata["grace"] = {
+            "decision_id": decision.decision_id,
+            "decision_index": decision.ledger_index,
+            "effect": decision.effect.value,
+            "obligations": sorted(decision.obligations),
+            "approval_id": decision.approval_id,
+            "mode": self.grace.workspace.health_mode() if self.grace else "lockdown",
+        }
+        self._running[str(request.header.get("msg_id"))] = _Running(
+            cell_id=cell_id, code_sha256=code_sha, decision=decision, started=time.time()
+        )
+        stream = self.channels[request.channel]
+        if self.subprotocol == V1:
+            pack = self.session.pack
+            parts = [
+                pack(request.header),
+                pack(request.parent_header),
+                pack(metadata),
+                pack(request.content),
+                *request.buffers,
+            ]
+            self.session.send_raw(stream, parts)
+        else:
+            msg = {
+                "header": request.header,
+                "parent_header": request.parent_header,
+                "metadata": metadata,
+                "content": request.content,
+                "buffers": request.buffers,
+            }
+            self.session.send(stream, msg)
+
+    def _refuse(self, request: _Request, text: str, *, decision: Decision | None = None) -> None:
+        """Answer an execute_request the kernel never saw: error output + execute_reply."""
+        ename = "GracePolicyDenied"
+        if decision is not None and decision.effect is Effect.REQUIRE_APPROVAL:
+            ename = "GraceApprovalRequired"
+        traceback = [f"{ename}: {text}"]
+        if decision is not None:
+            traceback.extend(decision.explain().splitlines())
+        error = {"ename": ename, "evalue": text, "traceback": traceback}
+        parent = request.header
+        self._send_to_frontend("iopub", "status", {"execution_state": "busy"}, parent)
+        self._send_to_frontend("iopub", "error", error, parent)
+        reply = {"status": "error", "execution_count": None, **error}
+        self._send_to_frontend("shell", "execute_reply", reply, parent)
+        self._send_to_frontend("iopub", "status", {"execution_state": "idle"}, parent)
+
+    def _send_to_frontend(
+        self, channel: str, msg_type: str, content: dict[str, Any], parent: dict[str, Any]
+    ) -> None:
+        msg = self.session.msg(msg_type, content=content, parent=parent)
+        if self.subprotocol == V1:
+            self.write_message(serialize_msg_to_ws_v1(msg, channel, self.session.pack), binary=True)
+        else:
+            msg["channel"] = channel
+            self.write_message(json.dumps(msg, default=json_default))
+
+    # ------------------------------------------------------------------ outgoing
+
+    def handle_outgoing_message(self, stream: str, outgoing_msg: list[Any]) -> None:
+        if self._running:
+            try:
+                self._collect(stream, outgoing_msg)
+            except Exception as exc:  # never lose the kernel's message over a recording bug
+                self.log.error("Grace could not record a kernel message: %s", exc)
+        super().handle_outgoing_message(stream, outgoing_msg)
+
+    def _collect(self, stream: Any, outgoing_msg: list[Any]) -> None:
+        channel = stream if isinstance(stream, str) else getattr(stream, "channel", None)
+        _, fed = self.session.feed_identities(outgoing_msg)
+        parent = self.session.unpack(fed[2])
+        running = self._running.get(str(parent.get("msg_id")))
+        if running is None:
+            return
+        header = self.session.unpack(fed[1])
+        kind = header.get("msg_type")
+        if channel == "shell" and kind == "execute_reply":
+            meta = self.session.unpack(fed[3]).get("grace") or {}
+            blocks = meta.get("guard_blocks") if isinstance(meta, dict) else None
+            running.guard_blocks = [b for b in blocks or [] if isinstance(b, dict)][:100]
+            if self.session.unpack(fed[4]).get("status") != "ok":
+                running.status = "error"
+            return
+        if channel != "iopub":
+            return
+        if kind in _OUTPUT_TYPES:
+            running.outputs.append(_as_output(kind, self.session.unpack(fed[4])))
+        elif kind == "clear_output":
+            running.outputs.clear()
+        elif kind == "status" and self.session.unpack(fed[4]).get("execution_state") == "idle":
+            del self._running[str(parent.get("msg_id"))]
+            service = self.grace
+            if service is not None:
+                service.record_cell(
+                    notebook=self._notebook,
+                    cell_id=running.cell_id,
+                    code_sha256=running.code_sha256,
+                    outputs=running.outputs,
+                    status=running.status,
+                    decision=running.decision,
+                    started=running.started,
+                    kernel_id=self.kernel_id,
+                    guard_blocks=running.guard_blocks,
+                )
+
+
+def _as_output(kind: str, content: dict[str, Any]) -> dict[str, Any]:
+    """An iopub message as the nbformat output JupyterLab will save."""
+    if kind == "stream":
+        return {"output_type": "stream", "name": content.get("name"), "text": content.get("text")}
+    if kind == "error":
+        return {
+            "output_type": "error",
+            "ename": content.get("ename"),
+            "evalue": content.get("evalue"),
+            "traceback": content.get("traceback", []),
+        }
+    out = {
+        "output_type": kind,
+        "data": content.get("data", {}),
+        "metadata": content.get("metadata", {}),
+    }
+    if kind == "execute_result":
+        out["execution_count"] = content.get("execution_count")
+    return out
+
+
+def _denial_text(decision: Decision) -> str:
+    ids = ", ".join(decision.policy_ids) or "no policy permits it"
+    return (
+        f"Grace refused this cell [{ids}]: {'; '.join(decision.reasons) or decision.effect.value}"
+    )

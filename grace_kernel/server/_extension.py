@@ -1,0 +1,49 @@
+"""Loading the server extension (the one edge here that reads the environment)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from tornado.ioloop import PeriodicCallback
+
+from grace_kernel.config import Settings
+from grace_kernel.errors import GraceError
+from grace_kernel.server._connection import GraceWebsocketConnection
+from grace_kernel.server._service import ServerService
+from grace_kernel.workspace import Workspace
+
+__all__ = ["load"]
+
+HOLD_CHECK_MS = 1000
+
+
+def load(serverapp: Any) -> None:
+    # Installed first, so that even a failed load below refuses cells (fail closed).
+    serverapp.web_app.settings["kernel_websocket_connection_class"] = GraceWebsocketConnection
+    # The server's own cleanup calls close_all() on this class: Grace closes with it.
+    serverapp.kernel_websocket_connection_class = GraceWebsocketConnection
+    _supervise_kernels(serverapp.kernel_manager)
+    try:
+        grace = Settings.from_env(os.environ, cwd=Path(serverapp.root_dir))
+        service = ServerService(Workspace.open(grace, create=True))
+    except GraceError as exc:
+        serverapp.log.error("Grace could not start; every cell will be refused: %s", exc)
+        return
+    service.checker = PeriodicCallback(service.check_holds, HOLD_CHECK_MS)
+    service.checker.start()
+    serverapp.web_app.settings["grace_service"] = service
+    GraceWebsocketConnection.services.append(service)
+    serverapp.log.info("Grace governs kernels; workspace %s", grace.home)
+
+
+def _supervise_kernels(kernel_manager: Any) -> None:
+    """Kernels this server starts are supervised: they check again but never sign."""
+    start = kernel_manager.start_kernel
+
+    async def start_kernel(*args: Any, **kwargs: Any) -> Any:
+        kwargs["env"] = {**os.environ, **(kwargs.get("env") or {}), "GRACE_SUPERVISOR": "server"}
+        return await start(*args, **kwargs)
+
+    kernel_manager.start_kernel = start_kernel

