@@ -32,12 +32,15 @@ from jupyter_server.services.kernels.connection.base import (
 from jupyter_server.services.kernels.connection.channels import ZMQChannelsWebsocketConnection
 
 from grace_kernel.governance import Decision, Effect
+from grace_kernel.hunter import Confidence, Scanner
 from grace_kernel.server._service import Held, ServerService
 
 __all__ = ["GraceWebsocketConnection"]
 
 V1 = "v1.kernel.websocket.jupyter.org"
 _OUTPUT_TYPES = frozenset({"stream", "display_data", "execute_result", "error"})
+_REDACTED_TYPES = _OUTPUT_TYPES | {"update_display_data"}
+DELIM = b"<IDS|MSG>"
 
 
 @dataclasses.dataclass
@@ -62,6 +65,7 @@ class _Running:
     started: float
     outputs: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     guard_blocks: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    redactions: list[str] = dataclasses.field(default_factory=list)
     status: str = "ok"
 
 
@@ -262,50 +266,107 @@ class GraceWebsocketConnection(ZMQChannelsWebsocketConnection):
     # ------------------------------------------------------------------ outgoing
 
     def handle_outgoing_message(self, stream: str, outgoing_msg: list[Any]) -> None:
-        if self._running:
-            try:
-                self._collect(stream, outgoing_msg)
-            except Exception as exc:  # never lose the kernel's message over a recording bug
-                self.log.error("Grace could not record a kernel message: %s", exc)
+        try:
+            outgoing_msg = self._inspect(stream, outgoing_msg)
+        except Exception as exc:  # never lose the kernel's message over a recording bug
+            self.log.error("Grace could not inspect a kernel message: %s", exc)
         super().handle_outgoing_message(stream, outgoing_msg)
 
-    def _collect(self, stream: Any, outgoing_msg: list[Any]) -> None:
+    def _inspect(self, stream: Any, outgoing_msg: list[Any]) -> list[Any]:
+        """Redact secrets in outputs, collect a governed cell's outputs, record it when done.
+
+        Returns the message to pass on: the same list, or one with its content
+        replaced (and re-signed) when a secret was redacted.
+        """
         channel = stream if isinstance(stream, str) else getattr(stream, "channel", None)
-        _, fed = self.session.feed_identities(outgoing_msg)
-        parent = self.session.unpack(fed[2])
-        running = self._running.get(str(parent.get("msg_id")))
-        if running is None:
-            return
+        if channel not in {"iopub", "shell"}:
+            return outgoing_msg
+        idents, fed = self.session.feed_identities(outgoing_msg)
         header = self.session.unpack(fed[1])
         kind = header.get("msg_type")
+        parent = self.session.unpack(fed[2])
+        running = self._running.get(str(parent.get("msg_id"))) if self._running else None
+        if channel == "iopub" and kind in _REDACTED_TYPES and self.grace is not None:
+            content = self.session.unpack(fed[4])
+            redact_all = running is not None and "redact" in running.decision.obligations
+            cleaned, rules = _redact(content, self.grace.scanner, redact_all=redact_all)
+            if rules:
+                if running is not None:
+                    running.redactions.extend(rules)
+                parts: list[Any] = [*fed]
+                parts[4] = self.session.pack(cleaned)
+                parts[0] = self.session.sign(parts[1:5])  # the content changed: sign it again
+                outgoing_msg = [*idents, DELIM, *parts]
+                self.log.warning("Grace redacted %d secret(s) in a %s message", len(rules), kind)
+            if running is not None and kind in _OUTPUT_TYPES:
+                running.outputs.append(_as_output(kind, cleaned))
+            return outgoing_msg
+        if running is None:
+            return outgoing_msg
         if channel == "shell" and kind == "execute_reply":
             meta = self.session.unpack(fed[3]).get("grace") or {}
             blocks = meta.get("guard_blocks") if isinstance(meta, dict) else None
             running.guard_blocks = [b for b in blocks or [] if isinstance(b, dict)][:100]
             if self.session.unpack(fed[4]).get("status") != "ok":
                 running.status = "error"
-            return
-        if channel != "iopub":
-            return
-        if kind in _OUTPUT_TYPES:
-            running.outputs.append(_as_output(kind, self.session.unpack(fed[4])))
         elif kind == "clear_output":
             running.outputs.clear()
         elif kind == "status" and self.session.unpack(fed[4]).get("execution_state") == "idle":
             del self._running[str(parent.get("msg_id"))]
-            service = self.grace
-            if service is not None:
-                service.record_cell(
-                    notebook=self._notebook,
-                    cell_id=running.cell_id,
-                    code_sha256=running.code_sha256,
-                    outputs=running.outputs,
-                    status=running.status,
-                    decision=running.decision,
-                    started=running.started,
-                    kernel_id=self.kernel_id,
-                    guard_blocks=running.guard_blocks,
-                )
+            self._record(running)
+        return outgoing_msg
+
+    def _record(self, running: _Running) -> None:
+        service = self.grace
+        if service is None:
+            return
+        service.record_cell(
+            notebook=self._notebook,
+            cell_id=running.cell_id,
+            code_sha256=running.code_sha256,
+            outputs=running.outputs,
+            status=running.status,
+            decision=running.decision,
+            started=running.started,
+            kernel_id=self.kernel_id,
+            guard_blocks=running.guard_blocks,
+            redactions=running.redactions,
+        )
+
+
+def _redact(
+    content: dict[str, Any], scanner: Scanner, *, redact_all: bool
+) -> tuple[dict[str, Any], list[str]]:
+    """``content`` with every secret replaced; the rule id of each one replaced."""
+    rules: list[str] = []
+
+    def clean(text: str) -> str:
+        hits = [
+            h
+            for h in scanner.secrets.scan(text)
+            if redact_all or h.rule.confidence >= Confidence.HIGH
+        ]
+        for hit in sorted(hits, key=lambda h: h.start, reverse=True):
+            rules.append(hit.rule.id)
+            text = (
+                text[: hit.start] + f"[secret redacted by Grace: {hit.rule.id}]" + text[hit.end :]
+            )
+        return text
+
+    def walk(value: Any) -> Any:
+        if isinstance(value, str):
+            return clean(value)
+        if isinstance(value, list):
+            return [walk(v) for v in value]
+        if isinstance(value, dict):
+            return {k: walk(v) for k, v in value.items()}
+        return value
+
+    cleaned = {
+        k: (walk(v) if k in {"text", "data", "evalue", "traceback"} else v)
+        for k, v in content.items()
+    }
+    return (cleaned if rules else content), rules
 
 
 def _as_output(kind: str, content: dict[str, Any]) -> dict[str, Any]:

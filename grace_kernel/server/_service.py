@@ -75,6 +75,7 @@ class ServerService:
         started: float,
         kernel_id: str,
         guard_blocks: list[dict[str, Any]],
+        redactions: list[str] | None = None,
     ) -> int:
         subjects, predicate = cell_record(
             notebook=notebook,
@@ -90,6 +91,11 @@ class ServerService:
             trust="server",
             guard_blocks=guard_blocks,
         )
+        if redactions:  # that a secret was hidden, and by which rule; never the secret
+            counts: dict[str, int] = {}
+            for rule in redactions:
+                counts[rule] = counts.get(rule, 0) + 1
+            predicate["redactions"] = counts
         entry = self.workspace.ledger.append(
             subjects=subjects, predicate_type=CELL_EXECUTION, predicate=predicate
         )

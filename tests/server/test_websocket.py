@@ -15,12 +15,14 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import nbformat
 import pytest
 from tornado.websocket import WebSocketClientConnection
 
 from grace_kernel.config import Settings
 from grace_kernel.governance import Principal
 from grace_kernel.runs import CELL_EXECUTION
+from grace_kernel.runs._run import verify_notebook
 from grace_kernel.workspace import Workspace
 
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
@@ -260,3 +262,39 @@ async def test_the_grace_kernel_under_the_server_is_supervised_and_its_guard_rep
     status, blocked = cell_records(grace_home)
     assert status["trust"] == "server"
     assert [b["event"] for b in blocked["guard_blocks"]] == ["os.system"]
+
+
+TOKEN = "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8"  # noqa: S105  # a made-up token to redact
+
+
+async def test_a_printed_secret_never_leaves_the_server_and_the_saved_notebook_verifies(
+    jp_fetch: Any, jp_ws_fetch: Any, grace_home: Path, jp_root_dir: Path
+) -> None:
+    code = f"print('token:', 'ghp_' + '{TOKEN}')"  # built at run time: the scan allows it
+    async with open_kernel(jp_fetch, jp_ws_fetch) as kernel:
+        reply, iopub = await kernel.execute(code, "cell-secret")
+    assert reply["content"]["status"] == "ok"
+    shown = text_of(iopub)
+    secret = "ghp_" + TOKEN
+    assert secret not in json.dumps(iopub)
+    assert "[secret redacted by Grace: GRC-SEC-006]" in shown
+    (record,) = cell_records(grace_home)
+    assert record["redactions"] == {"GRC-SEC-006": 1}
+
+    # JupyterLab saves what it was sent; that notebook verifies against the server's record.
+    cell = nbformat.v4.new_code_cell(code, id="cell-secret")
+    cell.execution_count = reply["content"]["execution_count"]
+    cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=shown)]
+    nb = nbformat.v4.new_notebook(cells=[cell])
+    await jp_fetch(
+        "api",
+        "contents",
+        "analysis.ipynb",
+        method="PUT",
+        body=json.dumps({"type": "notebook", "format": "json", "content": nb}),
+    )
+    saved = (jp_root_dir / "analysis.ipynb").read_text()
+    assert secret not in saved
+    with Workspace.open(Settings(home=grace_home), create=False) as ws:
+        report = verify_notebook(jp_root_dir / "analysis.ipynb", workspace=ws)
+    assert report.ok, report.text()
