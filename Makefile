@@ -44,6 +44,7 @@ bench: setup
 	$(BIN)/python bench/governance.py
 	$(BIN)/python bench/hunter.py
 	$(BIN)/python bench/cell_overhead.py
+	$(BIN)/python bench/server_overhead.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
