@@ -90,7 +90,7 @@ class Kernel:
         reply: dict[str, Any] | None = None
         idle = False
         while reply is None or not idle:
-            raw = await self.ws.read_message()
+            raw = await asyncio.wait_for(self.ws.read_message(), TIMEOUT)
             assert raw is not None, "the websocket closed"
             msg = json.loads(raw)
             if msg.get("parent_header", {}).get("msg_id") != msg_id:
@@ -203,7 +203,7 @@ async def _approve_then_deny(kernel: Kernel, grace_home: Path) -> None:
     held = "exec(compile('y = 41', 'generated', 'exec'))"
     msg_id = uuid.uuid4().hex
     await kernel.ws.write_message(_execute(kernel.session, msg_id, held, "cell-h"))
-    raw = await kernel.ws.read_message()
+    raw = await asyncio.wait_for(kernel.ws.read_message(), TIMEOUT)
     assert raw is not None
     waiting = json.loads(raw)
     assert waiting["header"]["msg_type"] == "stream"
@@ -219,7 +219,7 @@ async def _approve_then_deny(kernel: Kernel, grace_home: Path) -> None:
 
     other = uuid.uuid4().hex
     await kernel.ws.write_message(_execute(kernel.session, other, held + "  # again", "cell-j"))
-    raw = await kernel.ws.read_message()
+    raw = await asyncio.wait_for(kernel.ws.read_message(), TIMEOUT)
     assert raw is not None
     approval_id = json.loads(raw)["content"]["text"].split("approval ")[1].split(":")[0]
     with Workspace.open(Settings(home=grace_home), create=False) as ws:
@@ -315,3 +315,22 @@ async def test_a_printed_secret_never_leaves_the_server_and_the_saved_notebook_v
     with Workspace.open(Settings(home=grace_home), create=False) as ws:
         report = verify_notebook(jp_root_dir / "analysis.ipynb", workspace=ws)
     assert report.ok, report.text()
+
+
+@pytest.fixture
+def short_ttl(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Approval requests expire after one second (read by the server when it loads)."""
+    monkeypatch.setenv("GRACE_APPROVAL_TTL", "1")
+
+
+@pytest.mark.usefixtures("short_ttl", "grace_home")  # both before the server starts
+async def test_a_held_cell_nobody_decides_fails_when_its_request_expires(
+    jp_fetch: Any, jp_ws_fetch: Any
+) -> None:
+    async with open_kernel(jp_fetch, jp_ws_fetch) as kernel:
+        msg_id = uuid.uuid4().hex
+        code = "exec(compile('z = 1', 'generated', 'exec'))"
+        await kernel.ws.write_message(_execute(kernel.session, msg_id, code, "cell-x"))
+        reply, _ = await kernel.reply(msg_id)
+    assert reply["content"]["status"] == "error"
+    assert "expired" in reply["content"]["evalue"]
