@@ -40,7 +40,9 @@ __all__ = ["GraceWebsocketConnection"]
 
 V1 = "v1.kernel.websocket.jupyter.org"
 _OUTPUT_TYPES = frozenset({"stream", "display_data", "execute_result", "error"})
-_REDACTED_TYPES = _OUTPUT_TYPES | {"update_display_data"}
+# Everything the kernel sends that a browser shows or keeps: outputs, widget (comm)
+# data, and the prompt of an input() call.
+_REDACTED_TYPES = _OUTPUT_TYPES | {"update_display_data", "comm_open", "comm_msg"}
 DELIM = b"<IDS|MSG>"
 
 
@@ -280,14 +282,17 @@ class GraceWebsocketConnection(ZMQChannelsWebsocketConnection):
         replaced (and re-signed) when a secret was redacted.
         """
         channel = stream if isinstance(stream, str) else getattr(stream, "channel", None)
-        if channel not in {"iopub", "shell"}:
+        if channel not in {"iopub", "shell", "stdin"}:
             return outgoing_msg
         idents, fed = self.session.feed_identities(outgoing_msg)
         header = self.session.unpack(fed[1])
         kind = header.get("msg_type")
         parent = self.session.unpack(fed[2])
         running = self._running.get(str(parent.get("msg_id"))) if self._running else None
-        if channel == "iopub" and kind in _REDACTED_TYPES and self.grace is not None:
+        shown = (channel == "iopub" and kind in _REDACTED_TYPES) or (
+            channel == "stdin" and kind == "input_request"
+        )
+        if shown and self.grace is not None:
             content = self.session.unpack(fed[4])
             redact_all = running is not None and "redact" in running.decision.obligations
             cleaned, rules = _redact(content, self.grace.scanner, redact_all=redact_all)
@@ -375,10 +380,8 @@ def _redact(
             return {k: walk(v) for k, v in value.items()}
         return value
 
-    cleaned = {
-        k: (walk(v) if k in {"text", "data", "evalue", "traceback"} else v)
-        for k, v in content.items()
-    }
+    carried = {"text", "data", "evalue", "traceback", "prompt"}  # where shown text lives
+    cleaned = {k: (walk(v) if k in carried else v) for k, v in content.items()}
     return (cleaned if rules else content), rules
 
 

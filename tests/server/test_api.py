@@ -9,6 +9,7 @@ that refusing her own approval is governance's doing, not the role's.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 from http.cookies import SimpleCookie
@@ -25,6 +26,7 @@ from grace_kernel.governance import Action, ActionKind, Findings, Principal, Sev
 from grace_kernel.server._auth import GraceAuthorizer
 from grace_kernel.server._handlers import handlers
 from grace_kernel.server._service import ServerService
+from tests.server.test_websocket import Kernel, _execute, text_of
 
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
 
@@ -351,3 +353,45 @@ async def test_a_tampered_ledger_does_not_verify(api: Api) -> None:
     assert code == 409
     assert report["ok"] is False
     assert report["problem"]
+
+
+async def test_a_held_cell_runs_once_another_person_approves_it_through_the_api(
+    jp_fetch: Any, jp_ws_fetch: Any, api: Api
+) -> None:
+    """alice's cell waits; alice cannot approve it herself; bob approves over REST; it runs."""
+    alice = {"X-Test-User": "alice"}
+    response = await jp_fetch(
+        "api",
+        "sessions",
+        method="POST",
+        headers=alice,
+        body=json.dumps({"path": "held.ipynb", "type": "notebook", "kernel": {"name": "python3"}}),
+    )
+    kernel_id = json.loads(response.body)["kernel"]["id"]
+    ws = await jp_ws_fetch(
+        "api", "kernels", kernel_id, "channels", headers=alice, params={"session_id": "s1"}
+    )
+    kernel = Kernel(ws, "s1")
+    try:
+        msg_id = "held-1"
+        code = "exec(compile('y = 41', 'generated', 'exec'))"
+        await ws.write_message(_execute(kernel.session, msg_id, code, "cell-h"))
+        raw = await asyncio.wait_for(ws.read_message(), 60)
+        assert raw is not None
+        text = json.loads(raw)["content"]["text"]
+        approval_id = text.split("waiting for approval ")[1].split(":")[0]
+
+        status, body = await api("alice", f"approvals/{approval_id}/approve", method="POST")
+        assert status == 403
+        assert "self-approval" in body["error"]["message"]
+        status, body = await api(
+            "bob", f"approvals/{approval_id}/approve", method="POST", body={"reason": "ok"}
+        )
+        assert status == 200, body
+        reply, _ = await kernel.reply(msg_id)
+        assert reply["content"]["status"] == "ok"
+        _, iopub = await kernel.execute("print(y + 1)", "cell-i")
+        assert text_of(iopub) == "42\n"
+    finally:
+        ws.close()
+        await jp_fetch("api", "kernels", kernel_id, method="DELETE", headers=alice)

@@ -334,3 +334,21 @@ async def test_a_held_cell_nobody_decides_fails_when_its_request_expires(
         reply, _ = await kernel.reply(msg_id)
     assert reply["content"]["status"] == "error"
     assert "expired" in reply["content"]["evalue"]
+
+
+async def test_widget_data_and_input_prompts_are_redacted_too(
+    jp_fetch: Any, jp_ws_fetch: Any, grace_home: Path
+) -> None:
+    secret = "ghp_" + TOKEN
+    code = (
+        "from comm import create_comm\n"
+        f"channel = create_comm(target_name='grace-test', data={{'token': 'ghp_' + '{TOKEN}'}})"
+    )
+    async with open_kernel(jp_fetch, jp_ws_fetch) as kernel:
+        reply, iopub = await kernel.execute(code, "cell-comm")
+    assert reply["content"]["status"] == "ok"
+    opened = [m for m in iopub if m["header"]["msg_type"] == "comm_open"]
+    assert opened, "the comm was opened"
+    assert secret not in json.dumps(opened)
+    assert "[secret redacted by Grace: GRC-SEC-006]" in json.dumps(opened)
+    assert grace_home.exists()
