@@ -25,7 +25,7 @@ from grace_kernel.errors import (
     KeyStoreError,
     MalformedRecordError,
 )
-from grace_kernel.events import DecisionBlocked, EventBus, GuardBlocked
+from grace_kernel.events import CheckpointWritten, DecisionBlocked, EventBus, GuardBlocked
 from grace_kernel.governance import ApprovalStore, Governance, PolicyEngine
 from grace_kernel.hunter._alerts import AlertStore
 from grace_kernel.ledger import (
@@ -76,6 +76,9 @@ class Workspace:
         self.keys = keys
         self.witness = FileWitness(settings.witness_path)
         self.events = EventBus()
+        ledger.on_checkpoint = lambda c: self.events.emit(
+            CheckpointWritten(origin=c.origin, size=c.size, root=c.root.hex())
+        )
         self._governance: Governance | None = None
         self._alerts: AlertStore | None = None
 
@@ -83,7 +86,7 @@ class Workspace:
     def alerts(self) -> AlertStore:
         """Alerts and tasks; blocked governance decisions arrive here as alerts."""
         if self._alerts is None:
-            self._alerts = AlertStore(self.settings.db_path, ledger=self.ledger)
+            self._alerts = AlertStore(self.settings.db_path, ledger=self.ledger, events=self.events)
         return self._alerts
 
     @property

@@ -20,7 +20,9 @@ from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 __all__ = [
+    "AlertChanged",
     "ApprovalChanged",
+    "CheckpointWritten",
     "DecisionBlocked",
     "Event",
     "EventBus",
@@ -94,6 +96,33 @@ class GuardBlocked(Event):
     principal: str
     cell: str
     record_index: int | None
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class AlertChanged(Event):
+    """An alert was opened or changed state (ack, resolve, false positive, task)."""
+
+    SCHEMA_ID: ClassVar[str] = "https://events.grace.dev/hunter/alert-changed"
+
+    alert_id: str
+    state: str
+    rule_id: str
+    severity: str
+    source: str
+    title: str
+    location: str
+    by: str | None
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class CheckpointWritten(Event):
+    """A signed checkpoint now covers the ledger up to ``size``."""
+
+    SCHEMA_ID: ClassVar[str] = "https://events.grace.dev/ledger/checkpoint-written"
+
+    origin: str
+    size: int
+    root: str  # hex
 
 
 E = TypeVar("E", bound=Event)

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from grace_kernel.errors import InputError
-from grace_kernel.events import DecisionBlocked, GuardBlocked
+from grace_kernel.events import AlertChanged, DecisionBlocked, EventBus, GuardBlocked
 from grace_kernel.hunter._model import Finding, Severity
 from grace_kernel.ledger import Ledger, Subject, predicate_type_urn
 from grace_kernel.store import SQLiteTables
@@ -89,10 +89,12 @@ class AlertStore(SQLiteTables):
         ledger: Ledger | None,
         clock: Callable[[], float] = time.time,
         readonly: bool = False,
+        events: EventBus | None = None,
     ) -> None:
         super().__init__(path, _SCHEMA, readonly=readonly)
         self._ledger = ledger
         self._clock = clock
+        self._events = events
 
     # ------------------------------------------------------------------ raising
 
@@ -263,3 +265,16 @@ class AlertStore(SQLiteTables):
                 else {"owner": alert.task_owner, "state": alert.task_state},
             },
         )
+        if self._events is not None:
+            self._events.emit(
+                AlertChanged(
+                    alert_id=alert.id,
+                    state=alert.state,
+                    rule_id=alert.rule_id,
+                    severity=alert.severity,
+                    source=alert.source,
+                    title=alert.title,
+                    location=alert.location,
+                    by=by,
+                )
+            )

@@ -16,7 +16,7 @@ import dataclasses
 import functools
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
 from grace_kernel.errors import InputError, IntegrityError, StoreError
@@ -181,6 +181,8 @@ class Ledger:
         # its commit, so the witness never runs ahead of what is committed.
         self._write_lock = threading.RLock()
         self._uncommitted: list[Checkpoint] = []
+        # Told of each committed checkpoint (the workspace turns it into an event).
+        self.on_checkpoint: Callable[[Checkpoint], None] | None = None
         with self._write() as txn:
             if txn.size() == 0:
                 self._found(txn)
@@ -253,10 +255,13 @@ class Ledger:
             except BaseException:
                 self._uncommitted.clear()
                 raise
-            if self._witness is not None and self._uncommitted:
+            if self._uncommitted:
                 newest = max(self._uncommitted, key=lambda c: c.size)
                 self._uncommitted.clear()
-                self._witness.advance(newest)
+                if self._witness is not None:
+                    self._witness.advance(newest)
+                if self.on_checkpoint is not None:
+                    self.on_checkpoint(newest)
 
     def _signer(self, txn: LedgerTxn) -> Signer:
         keyid = txn.get_meta("active_keyid")

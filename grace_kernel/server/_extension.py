@@ -11,7 +11,9 @@ from tornado.ioloop import PeriodicCallback
 from grace_kernel.config import Settings
 from grace_kernel.errors import GraceError
 from grace_kernel.events import (
+    AlertChanged,
     ApprovalChanged,
+    CheckpointWritten,
     DecisionBlocked,
     Event,
     GuardBlocked,
@@ -27,6 +29,8 @@ __all__ = ["load"]
 
 HOLD_CHECK_MS = 1000
 EVENT_KINDS: tuple[type[Event], ...] = (
+    AlertChanged,
+    CheckpointWritten,
     DecisionBlocked,
     ApprovalChanged,
     GuardBlocked,

@@ -10,10 +10,13 @@ import pytest
 import yaml
 
 from grace_kernel.events import (
+    AlertChanged,
     ApprovalChanged,
+    CheckpointWritten,
     DecisionBlocked,
     Event,
     EventBus,
+    GuardBlocked,
     PolicyReloadFailed,
     schema_path,
 )
@@ -64,6 +67,35 @@ SAMPLES: list[Event] = [
         by="user:bob",
         ledger_index=6,
     ),
+    GuardBlocked(
+        event="os.system",
+        target="touch x",
+        policy_id="shell-approval",
+        reason="needs approval",
+        principal="kernel:k1",
+        cell="nb.ipynb#c1",
+        record_index=None,
+    ),
+    AlertChanged(
+        alert_id="alt-0123456789",
+        state="open",
+        rule_id="cell-critical-deny",
+        severity="high",
+        source="governance",
+        title="deny: cell.execute",
+        location="cell-1",
+        by=None,
+    ),
+    CheckpointWritten(origin="grace/abc", size=12, root="00" * 32),
+]
+
+ALL_KINDS = [
+    DecisionBlocked,
+    PolicyReloadFailed,
+    ApprovalChanged,
+    GuardBlocked,
+    AlertChanged,
+    CheckpointWritten,
 ]
 
 
@@ -81,7 +113,7 @@ def validate(event: Event) -> None:
     jsonschema.validate(event.to_json(), schema, cls=jsonschema.Draft202012Validator)
 
 
-@pytest.mark.parametrize("kind", [DecisionBlocked, PolicyReloadFailed, ApprovalChanged])
+@pytest.mark.parametrize("kind", ALL_KINDS)
 def test_each_event_type_has_a_schema_under_its_id(kind: type[Event]) -> None:
     schema = load_schema(kind)
     assert schema["$id"] == kind.SCHEMA_ID
@@ -121,6 +153,32 @@ def test_events_emitted_by_a_real_workspace_validate(ws: Workspace) -> None:
     ]
     for event in seen:
         validate(event)
+
+
+def test_alerts_and_checkpoints_are_events_too(ws: Workspace) -> None:
+    seen: list[Event] = []
+    ws.events.subscribe(AlertChanged, seen.append)
+    ws.events.subscribe(CheckpointWritten, seen.append)
+    ws.governance.govern(cell(Severity.CRITICAL))  # a denial opens an alert
+    checkpoint = ws.ledger.checkpoint()
+    assert checkpoint is not None
+    kinds = [type(e).__name__ for e in seen]
+    assert kinds == ["AlertChanged", "CheckpointWritten"]
+    assert seen[1] == CheckpointWritten(
+        origin=checkpoint.origin, size=checkpoint.size, root=checkpoint.root.hex()
+    )
+    for event in seen:
+        validate(event)
+
+
+def test_jupyter_events_accepts_every_schema() -> None:
+    from jupyter_events import EventLogger
+
+    logger = EventLogger()
+    for kind in ALL_KINDS:
+        logger.register_event_schema(schema_path(kind))
+    for event in SAMPLES:
+        logger.emit(schema_id=event.SCHEMA_ID, data=event.to_json())
 
 
 def test_a_raising_subscriber_does_not_break_emit() -> None:
