@@ -15,7 +15,6 @@ import click
 from grace_kernel.errors import InputError
 from grace_kernel.ledger import (
     Checkpoint,
-    Entry,
     FileWitness,
     InclusionProof,
     KeyInfo,
@@ -224,29 +223,13 @@ def ledger() -> None:
     """Read the ledger: tail, show, proofs, checkpoints and export."""
 
 
-def _entry_json(entry: Entry, *, full: bool = False) -> dict[str, Any]:
-    envelope, statement = entry.decode()
-    data: dict[str, Any] = {
-        "index": entry.index,
-        "leaf_hash": entry.leaf_hash.hex(),
-        "predicate_type": statement.predicate_type,
-        "recorded_at": statement.chain.recorded_at,
-        "keyid": envelope.signatures[0].keyid,
-        "subjects": [{"name": s.name, "sha256": s.sha256} for s in statement.subjects],
-    }
-    if full:
-        data["statement"] = json.loads(envelope.payload)
-        data["envelope"] = entry.envelope.decode("utf-8")
-    return data
-
-
 @ledger.command("tail")
 @click.option("-n", "count", default=10, show_default=True, type=click.IntRange(0, 10_000))
 @grace_command
 def ledger_tail(count: int) -> Result:
     """Show the last N records."""
     with _open() as ws:
-        entries = [_entry_json(e) for e in ws.ledger.tail(count)]
+        entries = [e.describe() for e in ws.ledger.tail(count)]
     text = "\n".join(
         f"{e['index']:>8}  {e['recorded_at']}  {e['predicate_type']}  "
         + ", ".join(s["name"] for s in e["subjects"])
@@ -261,7 +244,7 @@ def ledger_tail(count: int) -> Result:
 def ledger_show(index: int) -> Result:
     """Show record INDEX: its statement, signer and exact envelope."""
     with _open() as ws:
-        data = _entry_json(ws.ledger.entry(index), full=True)
+        data = ws.ledger.entry(index).describe(full=True)
     text = json.dumps({k: v for k, v in data.items() if k != "envelope"}, indent=2)
     return data, text, 0
 

@@ -14,6 +14,7 @@ import base64
 import contextlib
 import dataclasses
 import functools
+import json
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -108,6 +109,22 @@ class Entry:
     def decode(self) -> tuple[Envelope, Statement]:
         envelope = Envelope.from_bytes(self.envelope)
         return envelope, Statement.from_payload(envelope.payload)
+
+    def describe(self, *, full: bool = False) -> dict[str, Any]:
+        """What a person (or a script) reads about the record; ``full`` adds the bytes."""
+        envelope, statement = self.decode()
+        data: dict[str, Any] = {
+            "index": self.index,
+            "leaf_hash": self.leaf_hash.hex(),
+            "predicate_type": statement.predicate_type,
+            "recorded_at": statement.chain.recorded_at,
+            "keyid": envelope.signatures[0].keyid,
+            "subjects": [{"name": s.name, "sha256": s.sha256} for s in statement.subjects],
+        }
+        if full:
+            data["statement"] = json.loads(envelope.payload)
+            data["envelope"] = self.envelope.decode("utf-8")
+        return data
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -42,7 +42,6 @@ from papermill.clientwrap import PapermillNotebookClient
 from papermill.engines import NotebookExecutionManager
 
 from grace_kernel.errors import GraceEnvironmentError, InputError
-from grace_kernel.events import GuardBlocked
 from grace_kernel.governance import Decision, Effect, Principal
 from grace_kernel.hunter import Scanner
 from grace_kernel.ledger import Entry
@@ -52,6 +51,7 @@ from grace_kernel.runs._records import (
     NOTEBOOK_RUN,
     cell_action,
     cell_record,
+    guard_blocked,
     notebook_content_digest,
     run_record,
     source_text,
@@ -214,11 +214,8 @@ class RunContext:
         self.outcomes.append(outcome)
         for block in guard_blocks:  # the kernel's report: shown as alerts, kept in the record
             self.workspace.events.emit(
-                GuardBlocked(
-                    event=str(block.get("event", "?")),
-                    target=str(block.get("target", "?")),
-                    policy_id=str(block.get("policy_id", "?")),
-                    reason=str(block.get("reason", "?")),
+                guard_blocked(
+                    block,
                     principal=self.principal.label,
                     cell=f"{self.label}#{outcome.cell_id}",
                     record_index=entry.index,
@@ -227,6 +224,22 @@ class RunContext:
         if self.on_cell is not None:
             self.on_cell(outcome)
         return outcome
+
+    def stop(
+        self,
+        status: str,
+        cell: Mapping[str, Any],
+        index: int,
+        decision: Decision | None = None,
+    ) -> None:
+        """Where and why the run stopped (denied, held, timeout, kernel-died)."""
+        self.stopped_at = {
+            "status": status,
+            "cell_index": index,
+            "cell_id": _cell_id(cell, index),
+            "approval_id": decision.approval_id if decision else None,
+            "policy_ids": list(decision.policy_ids) if decision else [],
+        }
 
     # ------------------------------------------------------------------ the run
 
@@ -394,13 +407,7 @@ class GraceNotebookClient(PapermillNotebookClient):  # type: ignore[misc]  # unt
             output, ename, evalue = _blocked_output(decision, run.run_id)
             cell.outputs = [output]
             status = "held" if decision.effect is Effect.REQUIRE_APPROVAL else "denied"
-            run.stopped_at = {
-                "status": status,
-                "cell_index": cell_index,
-                "cell_id": _cell_id(cell, cell_index),
-                "approval_id": decision.approval_id,
-                "policy_ids": list(decision.policy_ids),
-            }
+            run.stop(status, cell, cell_index, decision)
             run.record(
                 cell,
                 cell_index,
@@ -436,13 +443,7 @@ class GraceNotebookClient(PapermillNotebookClient):  # type: ignore[misc]  # unt
             raise
         except (TimeoutError, DeadKernelError) as exc:
             status = "timeout" if isinstance(exc, TimeoutError) else "kernel-died"
-            run.stopped_at = {
-                "status": status,
-                "cell_index": cell_index,
-                "cell_id": _cell_id(cell, cell_index),
-                "approval_id": None,
-                "policy_ids": [],
-            }
+            run.stop(status, cell, cell_index)
             raise
         finally:
             blocks = _guard_blocks(self._last_reply)

@@ -21,6 +21,7 @@ import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from grace_kernel.events import GuardBlocked
 from grace_kernel.governance import Action, ActionKind, Decision, Findings, Principal, Severity
 from grace_kernel.hunter import Finding, Scanner
 from grace_kernel.ledger import Subject, canonical_json, predicate_type_urn
@@ -32,6 +33,7 @@ __all__ = [
     "cell_action",
     "cell_record",
     "code_digest",
+    "guard_blocked",
     "normalize_outputs",
     "notebook_content_digest",
     "output_digests",
@@ -284,3 +286,18 @@ def run_record(
         "duration_ms": round(duration_ms, 3),
     }
     return subjects, predicate
+
+
+def guard_blocked(
+    block: Mapping[str, Any], *, principal: str, cell: str, record_index: int | None
+) -> GuardBlocked:
+    """The event for one block a kernel reported (its fields are the kernel's word)."""
+    return GuardBlocked(
+        event=str(block.get("event", "?")),
+        target=str(block.get("target", "?")),
+        policy_id=str(block.get("policy_id", "?")),
+        reason=str(block.get("reason", "?")),
+        principal=principal,
+        cell=cell,
+        record_index=record_index,
+    )

@@ -31,9 +31,9 @@ from jupyter_server.services.kernels.connection.base import (
 )
 from jupyter_server.services.kernels.connection.channels import ZMQChannelsWebsocketConnection
 
-from grace_kernel.events import GuardBlocked
 from grace_kernel.governance import Decision, Effect
 from grace_kernel.hunter import Confidence, Scanner
+from grace_kernel.runs._records import guard_blocked
 from grace_kernel.server._service import Held, ServerService
 
 __all__ = ["GraceWebsocketConnection"]
@@ -340,11 +340,8 @@ class GraceWebsocketConnection(ZMQChannelsWebsocketConnection):
         )
         for block in running.guard_blocks:  # alerts, and Jupyter's event bus
             service.workspace.events.emit(
-                GuardBlocked(
-                    event=str(block.get("event", "?")),
-                    target=str(block.get("target", "?")),
-                    policy_id=str(block.get("policy_id", "?")),
-                    reason=str(block.get("reason", "?")),
+                guard_blocked(
+                    block,
                     principal=f"kernel:{self.kernel_id}",
                     cell=f"{self._notebook}#{running.cell_id}",
                     record_index=index,

@@ -23,7 +23,7 @@ from tornado import web
 
 from grace_kernel.errors import GraceEnvironmentError, GraceError, InputError
 from grace_kernel.governance import Action, ActionKind, Principal, facts_for
-from grace_kernel.ledger import Entry, PublicKey, verify_inclusion
+from grace_kernel.ledger import PublicKey, verify_inclusion
 from grace_kernel.server._auth import RESOURCE, GraceAuthorizer
 from grace_kernel.server._service import ServerService
 
@@ -260,22 +260,6 @@ class AlertMoveHandler(GraceHandler):
 # ---------------------------------------------------------------- ledger
 
 
-def _entry_json(entry: Entry, *, full: bool = False) -> dict[str, Any]:
-    envelope, statement = entry.decode()
-    data: dict[str, Any] = {
-        "index": entry.index,
-        "leaf_hash": entry.leaf_hash.hex(),
-        "predicate_type": statement.predicate_type,
-        "recorded_at": statement.chain.recorded_at,
-        "keyid": envelope.signatures[0].keyid,
-        "subjects": [{"name": s.name, "sha256": s.sha256} for s in statement.subjects],
-    }
-    if full:
-        data["statement"] = json.loads(envelope.payload)
-        data["envelope"] = entry.envelope.decode("utf-8")
-    return data
-
-
 def _known_index(service: ServerService, index: str) -> int:
     size = service.workspace.ledger.size
     if int(index) >= size:
@@ -288,14 +272,14 @@ class LedgerTailHandler(GraceHandler):
     def get(self) -> list[dict[str, Any]]:
         count = self.int_argument("n", 10, 0, MAX_TAIL)
         assert count is not None
-        return [_entry_json(e) for e in self.service.workspace.ledger.tail(count)]
+        return [e.describe() for e in self.service.workspace.ledger.tail(count)]
 
 
 class LedgerEntryHandler(GraceHandler):
     @_endpoint("read")
     def get(self, index: str) -> dict[str, Any]:
         ledger = self.service.workspace.ledger
-        return _entry_json(ledger.entry(_known_index(self.service, index)), full=True)
+        return ledger.entry(_known_index(self.service, index)).describe(full=True)
 
 
 class LedgerProofHandler(GraceHandler):

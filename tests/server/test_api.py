@@ -45,14 +45,6 @@ class HeaderIdentity(IdentityProvider):
 
 
 @pytest.fixture
-def grace_home(jp_root_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    home = jp_root_dir / ".grace"
-    monkeypatch.setenv("GRACE_HOME", str(home))
-    monkeypatch.setenv("GRACE_CHECKPOINT_INTERVAL", "0")
-    return home
-
-
-@pytest.fixture
 def jp_server_config(grace_home: Path) -> dict[str, Any]:
     assert not grace_home.exists()  # set before the server starts; the server creates it
     return {

@@ -37,14 +37,6 @@ TIMEOUT = 60.0
 
 
 @pytest.fixture
-def grace_home(jp_root_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    home = jp_root_dir / ".grace"
-    monkeypatch.setenv("GRACE_HOME", str(home))
-    monkeypatch.setenv("GRACE_CHECKPOINT_INTERVAL", "0")
-    return home
-
-
-@pytest.fixture
 def jp_server_config(grace_home: Path) -> dict[str, Any]:
     """The Grace extension on; GRACE_HOME is set first, and the server creates it."""
     assert not grace_home.exists()
@@ -61,32 +53,7 @@ class Kernel:
     async def execute(self, code: str, cell_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         """Send an execute_request; return its execute_reply and the iopub messages for it."""
         msg_id = uuid.uuid4().hex
-        await self.ws.write_message(
-            json.dumps(
-                {
-                    "channel": "shell",
-                    "header": {
-                        "msg_id": msg_id,
-                        "msg_type": "execute_request",
-                        "session": self.session,
-                        "username": "",
-                        "version": "5.3",
-                        "date": "2026-11-24T00:00:00Z",
-                    },
-                    "parent_header": {},
-                    "metadata": {"cellId": cell_id},
-                    "content": {
-                        "code": code,
-                        "silent": False,
-                        "store_history": True,
-                        "user_expressions": {},
-                        "allow_stdin": False,
-                        "stop_on_error": True,
-                    },
-                    "buffers": [],
-                }
-            )
-        )
+        await self.ws.write_message(_execute(self.session, msg_id, code, cell_id))
         return await self.reply(msg_id)
 
     async def reply(self, msg_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
