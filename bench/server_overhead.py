@@ -19,7 +19,6 @@ import argparse
 import json
 import os
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -32,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import websocket
-from cell_overhead import cells, percentile
+from cell_overhead import cells, paired_figures, report
 
 TOKEN = "bench-token"  # noqa: S105  # a loopback-only server started and stopped by this run
 
@@ -198,29 +197,13 @@ def main() -> None:
         finally:
             for name, channel in channels.items():
                 channel.close(bases[name])
-    plain, grace = times["plain"], times["grace"]
-    added = [g - p for g, p in zip(grace, plain, strict=True)]
-    figures = {
-        "cells": args.cells,
-        "plain_p50_ms": percentile(plain, 50),
-        "plain_p99_ms": percentile(plain, 99),
-        "grace_p50_ms": percentile(grace, 50),
-        "grace_p99_ms": percentile(grace, 99),
-        "added_p50_ms": percentile(added, 50),
-        "added_p99_ms": percentile(added, 99),
-        "ratio_p50": percentile(grace, 50) / percentile(plain, 50),
-        "grace_mean_ms": statistics.fmean(grace),
-        "plain_mean_ms": statistics.fmean(plain),
-    }
-    if args.json:
-        print(json.dumps({k: round(v, 3) for k, v in figures.items()}, indent=2))
-        return
-    print(f"{args.cells} cells over the kernel websocket (request to idle), python3 kernels:")
-    for label, key in (("jupyter_server", "plain"), ("with Grace", "grace"), ("added", "added")):
-        p50, p99 = figures[f"{key}_p50_ms"], figures[f"{key}_p99_ms"]
-        print(f"  {label:<15}: p50 {p50:7.2f} ms   p99 {p99:7.2f} ms")
-    print("  target added   : p50 <= 5 ms")
-    print(f"  ratio (p50)    : {figures['ratio_p50']:.2f}x")
+    report(
+        paired_figures(times["plain"], times["grace"]),
+        title=f"{args.cells} cells over the kernel websocket (request to idle), python3 kernels:",
+        anchor="jupyter_server",
+        target="p50 <= 5 ms",
+        as_json=args.json,
+    )
 
 
 if __name__ == "__main__":

@@ -34,6 +34,7 @@ from grace_kernel.ledger import (
     FileKeyStore,
     FileWitness,
     Ledger,
+    LedgerStore,
     SQLiteLedgerStore,
     Subject,
     VerifyReport,
@@ -41,7 +42,7 @@ from grace_kernel.ledger import (
     verify_log,
 )
 
-__all__ = ["ATTESTATION", "Workspace", "file_subject"]
+__all__ = ["ATTESTATION", "Workspace", "current_user", "file_subject", "verify_store"]
 
 ATTESTATION = predicate_type_urn("attestation")
 _CHUNK = 1 << 20
@@ -177,42 +178,18 @@ class Workspace:
             raise InputError("attest needs at least one file")
         subjects = [file_subject(p, base=self.root) for p in paths]
         body = dict(predicate or {})
-        body.setdefault("principal", principal or f"user:{_user()}")
+        body.setdefault("principal", principal or f"user:{current_user()}")
         return self.ledger.append(subjects=subjects, predicate_type=predicate_type, predicate=body)
 
     def verify(self, *, progress: Callable[[int], None] | None = None) -> VerifyReport:
         """Verify the whole live ledger against its checkpoints, its witness and its key files."""
-        trusted = self._trusted_founders()
-        checkpoints = []
-        for stored in self.ledger.store.checkpoints():
-            try:
-                checkpoints.append(Checkpoint.from_text(stored.note))
-            except MalformedRecordError as exc:
-                return VerifyReport(
-                    ok=False,
-                    size=self.ledger.size,
-                    first_bad_index=None,
-                    problem=f"stored checkpoint at size {stored.size} is malformed: {exc.message}",
-                )
-        report = verify_log(
-            self.ledger.store.iter_envelopes(),
-            checkpoints,
-            trusted_keyids=trusted,
-            witness=self.witness.read(),
-            published_keys=self.ledger.list_keys(),
-            progress=progress,
-        )
-        if report.ok and checkpoints:
-            self.witness.advance(max(checkpoints, key=lambda c: c.size))
+        report = verify_store(self.ledger.store, self.settings, progress=progress)
+        if report.ok:
+            checkpoints = self.ledger.store.checkpoints()
+            if checkpoints:
+                newest = max(checkpoints, key=lambda c: c.size)
+                self.witness.advance(Checkpoint.from_text(newest.note))
         return report
-
-    def _trusted_founders(self) -> list[str]:
-        """The founding key must be one whose private key this workspace holds."""
-        try:
-            files = list(self.settings.keys_dir.iterdir())
-        except OSError as exc:
-            raise KeyStoreError(f"cannot list {self.settings.keys_dir}: {exc.strerror}") from None
-        return [f.name.removesuffix(".pem") for f in files if f.suffix == ".pem"]
 
     def status(self) -> dict[str, Any]:
         info = self.ledger.info()
@@ -237,6 +214,44 @@ class Workspace:
         }
 
 
+def verify_store(
+    store: LedgerStore,
+    settings: Settings,
+    *,
+    progress: Callable[[int], None] | None = None,
+) -> VerifyReport:
+    """Verify a workspace's ledger store (read-only is enough) against its checkpoints,
+    its witness and the founding keys whose private halves the workspace holds."""
+    try:
+        files = list(settings.keys_dir.iterdir())
+    except OSError as exc:
+        raise KeyStoreError(f"cannot list {settings.keys_dir}: {exc.strerror}") from None
+    trusted = [f.name.removesuffix(".pem") for f in files if f.suffix == ".pem"]
+    checkpoints = []
+    for stored in store.checkpoints():
+        try:
+            checkpoints.append(Checkpoint.from_text(stored.note))
+        except MalformedRecordError as exc:
+            with store.read() as txn:
+                size = txn.size()
+            return VerifyReport(
+                ok=False,
+                size=size,
+                first_bad_index=None,
+                problem=f"stored checkpoint at size {stored.size} is malformed: {exc.message}",
+            )
+    with store.read() as txn:
+        published = txn.list_keys()
+    return verify_log(
+        store.iter_envelopes(),
+        checkpoints,
+        trusted_keyids=trusted,
+        witness=FileWitness(settings.witness_path).read(),
+        published_keys=published,
+        progress=progress,
+    )
+
+
 def _refuse_refounding(settings: Settings, store: SQLiteLedgerStore) -> None:
     """An empty database in a workspace that has signed before means the ledger was lost.
 
@@ -259,7 +274,8 @@ def _refuse_refounding(settings: Settings, store: SQLiteLedgerStore) -> None:
         )
 
 
-def _user() -> str:
+def current_user() -> str:
+    """The OS user running this process (its uid when the name cannot be found)."""
     try:
         return getpass.getuser()
     except (KeyError, OSError):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 import os
 import time
 from pathlib import Path
@@ -27,7 +26,7 @@ from grace_kernel.governance import (
     run_cases,
 )
 from grace_kernel.ledger._canonical import loads_strict
-from grace_kernel.workspace import Workspace
+from grace_kernel.workspace import Workspace, current_user
 
 from ._output import Result, grace_command, settings_from_env
 
@@ -55,10 +54,7 @@ def _ancestor_is_kernel() -> bool:
 
 def cli_principal() -> Principal:
     """Who is running this command: the OS user, or a kernel acting for them."""
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):
-        user = str(os.getuid())
+    user = current_user()
     if _ancestor_is_kernel():
         return Principal.kernel(f"pid-{os.getppid()}", on_behalf_of=user)
     return Principal.user(user)

@@ -31,6 +31,7 @@ class Decision:
     errors: tuple[str, ...] = ()
     policy_fingerprint: str | None = None
     ledger_index: int | None = None
+    mode: str = "normal"  # the health mode the decision was made in
 
     @property
     def allowed(self) -> bool:
@@ -63,4 +64,5 @@ class Decision:
             "errors": list(self.errors),
             "policy_fingerprint": self.policy_fingerprint,
             "ledger_index": self.ledger_index,
+            "mode": self.mode,
         }

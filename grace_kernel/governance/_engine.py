@@ -370,6 +370,9 @@ class PolicyEngine:
 
     def decide(self, action: Action, *, mode: str = "normal", approved: bool = False) -> Decision:
         """Cedar's answer for ``action``, read into allow / deny / require_approval."""
+        return dataclasses.replace(self._decide(action, mode=mode, approved=approved), mode=mode)
+
+    def _decide(self, action: Action, *, mode: str, approved: bool) -> Decision:
         self.maybe_reload()
         decision_id = uuid.uuid4().hex
         active = self._active

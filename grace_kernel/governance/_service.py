@@ -120,7 +120,7 @@ class Governance:
             entry = self.ledger.append(
                 subjects=[_action_subject(action)],
                 predicate_type=DECISION,
-                predicate={**decision.to_json(), "mode": mode, "ledger_index": None},
+                predicate={**decision.to_json(), "ledger_index": None},
             )
         except GraceError as exc:
             return Decision(
@@ -131,6 +131,7 @@ class Governance:
                 reasons=("the decision could not be recorded, so the action is refused",),
                 errors=(exc.message,),
                 policy_fingerprint=decision.policy_fingerprint,
+                mode=mode,
             )
         decision = _with_index(decision, entry.index)
         if decision.effect is not Effect.ALLOW:

@@ -8,7 +8,6 @@ at start and refuses every cell if it cannot) calls :func:`load`.  See
 
 from __future__ import annotations
 
-import getpass
 import os
 from pathlib import Path
 from typing import Any
@@ -16,13 +15,6 @@ from typing import Any
 __all__ = ["load", "load_failed_closed", "unload"]
 
 _SESSION_KEY = "_grace_session"
-
-
-def _person() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return str(os.getuid())
 
 
 def load(shell: Any) -> None:
@@ -34,6 +26,7 @@ def load(shell: Any) -> None:
     from grace_kernel.config import Settings
     from grace_kernel.kernel._magics import GraceMagics
     from grace_kernel.kernel._session import KernelSession, kernel_identity
+    from grace_kernel.workspace import current_user
 
     environ = os.environ
     supervisor = environ.get("GRACE_SUPERVISOR", "").strip() or None
@@ -43,7 +36,7 @@ def load(shell: Any) -> None:
         shell,
         settings,
         supervisor=supervisor,
-        person=_person(),
+        person=current_user(),
         kernel_id=kernel_id,
         notebook=notebook,
     )

@@ -196,7 +196,8 @@ class GraceMagics(Magics):
         parser = _Parser(prog="%grace verify", add_help=False)
         parser.add_argument("--notebook")
         opts = parser.parse_args(req.args)
-        report, envelopes = self._reader().verify()
+        reader = self._reader()
+        report = reader.verify()
         if opts.notebook:
             # nbformat is slow to import; only this subcommand needs it.
             from grace_kernel.runs._provenance import read_notebook, verify_cells
@@ -204,7 +205,7 @@ class GraceMagics(Magics):
             nb = read_notebook(Path(opts.notebook))
             checked = verify_cells(
                 nb,
-                enumerate(envelopes) if report.ok else iter(()),
+                reader.envelopes() if report.ok else iter(()),
                 notebook=opts.notebook,
                 ledger_ok=report.ok,
                 ledger_problem=report.problem,

@@ -17,15 +17,8 @@ from grace_kernel.errors import GraceEnvironmentError, MalformedRecordError
 from grace_kernel.governance import ApprovalRequest, ApprovalStore
 from grace_kernel.hunter import AlertStore
 from grace_kernel.hunter._alerts import Alert
-from grace_kernel.ledger import (
-    Checkpoint,
-    Envelope,
-    FileWitness,
-    SQLiteLedgerStore,
-    Statement,
-    VerifyReport,
-    verify_log,
-)
+from grace_kernel.ledger import Envelope, SQLiteLedgerStore, Statement, VerifyReport
+from grace_kernel.workspace import verify_store
 
 __all__ = ["WorkspaceReader"]
 
@@ -85,26 +78,15 @@ class WorkspaceReader:
                 )
         return out
 
-    def verify(self) -> tuple[VerifyReport, list[bytes]]:
+    def verify(self) -> VerifyReport:
         """Verify the whole log (signatures, chain, Merkle root, checkpoints, witness)."""
-        founders = [
-            p.name.removesuffix(".pem")
-            for p in self.settings.keys_dir.iterdir()
-            if p.suffix == ".pem"
-        ]
         with self._store() as store:
-            envelopes = list(store.iter_envelopes())
-            checkpoints = [Checkpoint.from_text(c.note) for c in store.checkpoints()]
-            with store.read() as txn:
-                keys = txn.list_keys()
-        report = verify_log(
-            iter(envelopes),
-            checkpoints,
-            trusted_keyids=founders,
-            witness=FileWitness(self.settings.witness_path).read(),
-            published_keys=keys,
-        )
-        return report, envelopes
+            return verify_store(store, self.settings)
+
+    def envelopes(self) -> Iterator[tuple[int, bytes]]:
+        """Every stored record with its index, streamed (for provenance checks)."""
+        with self._store() as store:
+            yield from enumerate(store.iter_envelopes())
 
     def alerts(self, *, state: str | None = None) -> list[Alert]:
         store = AlertStore(self.settings.db_path, ledger=None, readonly=True)

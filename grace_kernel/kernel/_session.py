@@ -34,7 +34,6 @@ from IPython.core.interactiveshell import ExecutionResult, InteractiveShell
 
 from grace_kernel._resources import seeded_policy_dir
 from grace_kernel.config import Settings
-from grace_kernel.events import GuardBlocked
 from grace_kernel.governance import (
     Action,
     ActionKind,
@@ -46,7 +45,13 @@ from grace_kernel.governance import (
 )
 from grace_kernel.hunter import Finding, Scanner
 from grace_kernel.kernel._guard import GuardBlock, GuardConfig, GuardHandle, Verdict, install_guard
-from grace_kernel.runs._records import CELL_EXECUTION, cell_action, cell_record, summarize
+from grace_kernel.runs._records import (
+    CELL_EXECUTION,
+    cell_action,
+    cell_record,
+    guard_blocked,
+    summarize,
+)
 from grace_kernel.workspace import Workspace
 
 __all__ = ["SUPERVISORS", "CellCheck", "KernelSession"]
@@ -326,17 +331,13 @@ class KernelSession:
             )
             for block in blocks:
                 self.workspace.events.emit(
-                    GuardBlocked(
-                        event=block.event,
-                        target=block.target,
-                        policy_id=block.policy_id,
-                        reason=block.reason,
+                    guard_blocked(
+                        block.to_json(),
                         principal=self.principal.label,
                         cell=check.label,
                         record_index=entry.index,
                     )
                 )
-            _ = self.workspace.alerts  # subscribe the alert store before the first event
 
     def reply_metadata(self) -> dict[str, Any]:
         """What the execute_reply tells a supervisor: the decision and the guard's blocks."""

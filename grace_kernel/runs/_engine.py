@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
-import getpass
 import hashlib
 import os
 import time
@@ -403,11 +402,8 @@ class GraceNotebookClient(PapermillNotebookClient):  # type: ignore[misc]  # unt
         started = time.time()
         decision, role, code_sha = run.admit(cell, cell_index)
         kernel_id = getattr(self.km, "kernel_id", None)
-        if not decision.allowed:
-            output, ename, evalue = _blocked_output(decision, run.run_id)
-            cell.outputs = [output]
-            status = "held" if decision.effect is Effect.REQUIRE_APPROVAL else "denied"
-            run.stop(status, cell, cell_index, decision)
+
+        def record(status: str, blocks: Sequence[Mapping[str, Any]]) -> None:
             run.record(
                 cell,
                 cell_index,
@@ -417,8 +413,15 @@ class GraceNotebookClient(PapermillNotebookClient):  # type: ignore[misc]  # unt
                 status=status,
                 started=started,
                 kernel_id=kernel_id,
-                guard_blocks=[],
+                guard_blocks=blocks,
             )
+
+        if not decision.allowed:
+            output, ename, evalue = _blocked_output(decision, run.run_id)
+            cell.outputs = [output]
+            status = "held" if decision.effect is Effect.REQUIRE_APPROVAL else "denied"
+            run.stop(status, cell, cell_index, decision)
+            record(status, [])
             raise CellExecutionError("\n".join(output["traceback"]), ename, evalue)
         self._request_metadata = {
             "decision_id": decision.decision_id,
@@ -427,7 +430,7 @@ class GraceNotebookClient(PapermillNotebookClient):  # type: ignore[misc]  # unt
             "obligations": sorted(decision.obligations),
             "approval_id": decision.approval_id,
             "run_id": run.run_id,
-            "mode": run.workspace.health_mode(),
+            "mode": decision.mode,
         }
         self._last_reply = None
         if cell_index + 1 < len(self.nb.cells):
@@ -446,18 +449,7 @@ class GraceNotebookClient(PapermillNotebookClient):  # type: ignore[misc]  # unt
             run.stop(status, cell, cell_index)
             raise
         finally:
-            blocks = _guard_blocks(self._last_reply)
-            run.record(
-                cell,
-                cell_index,
-                decision=decision,
-                role=role,
-                code_sha256=code_sha,
-                status=status,
-                started=started,
-                kernel_id=kernel_id,
-                guard_blocks=blocks,
-            )
+            record(status, _guard_blocks(self._last_reply))
 
     # nbclient binds execute_cell to the base class's coroutine; rebind it to ours.
     execute_cell = run_sync(async_execute_cell)
@@ -479,11 +471,3 @@ def require_grace_kernel() -> None:
             f"the {GRACE_KERNEL_NAME!r} kernel is not installed",
             hint="run `grace install` (or reinstall Grace with pip)",
         ) from None
-
-
-def person() -> str:
-    """Who a run acts for: the OS user."""
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return str(os.getuid())

@@ -50,10 +50,9 @@ class GraceEngine(Engine):  # type: ignore[misc]  # untyped base
             GraceNotebookClient,
             RunContext,
             new_run_id,
-            person,
             require_grace_kernel,
         )
-        from grace_kernel.workspace import Workspace
+        from grace_kernel.workspace import Workspace, current_user
 
         if kernel_name != GRACE_KERNEL_NAME:  # nb_kernel_name always answers the Grace kernel
             raise InputError(f"the grace engine runs {GRACE_KERNEL_NAME}, not {kernel_name}")
@@ -69,7 +68,7 @@ class GraceEngine(Engine):  # type: ignore[misc]  # untyped base
             run = RunContext(
                 own,
                 run_id=new_run_id(),
-                person=person(),
+                person=current_user(),
                 input_path=Path(input_path) if isinstance(input_path, str) else None,
                 parameters=parameters,
             )

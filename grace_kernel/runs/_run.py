@@ -14,12 +14,12 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from grace_kernel.errors import GraceError, InputError
+from grace_kernel.errors import GraceEnvironmentError, GraceError, InputError
 from grace_kernel.ledger import verify_bundle
 from grace_kernel.ledger._bundle import ENTRIES
-from grace_kernel.runs._engine import CellOutcome, RunContext, new_run_id, person
+from grace_kernel.runs._engine import CellOutcome, RunContext, new_run_id
 from grace_kernel.runs._provenance import NotebookReport, read_notebook, verify_cells
-from grace_kernel.workspace import Workspace
+from grace_kernel.workspace import Workspace, current_user
 
 __all__ = ["RunSummary", "default_output", "run_notebook", "verify_notebook"]
 
@@ -138,7 +138,7 @@ def run_notebook(
     context = RunContext(
         workspace,
         run_id=run_id or new_run_id(),
-        person=person(),
+        person=current_user(),
         input_path=input_path,
         parameters=dict(parameters or {}),
         on_cell=on_cell,
@@ -160,6 +160,11 @@ def run_notebook(
         error = f"{exc.ename}: {exc.evalue}"
     except (CellTimeoutError, DeadKernelError) as exc:  # recorded; the notebook was saved
         error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc) else ''}"
+    except TimeoutError as exc:  # the kernel never answered (a cell's timeout is caught above)
+        raise GraceEnvironmentError(
+            f"the Grace kernel did not start or answer: {exc}",
+            hint="check `jupyter kernelspec list` for grace-python3, or raise --timeout",
+        ) from None
     except GraceError:
         raise
     except PapermillException as exc:

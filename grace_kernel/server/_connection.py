@@ -214,7 +214,7 @@ class GraceWebsocketConnection(ZMQChannelsWebsocketConnection):
             "effect": decision.effect.value,
             "obligations": sorted(decision.obligations),
             "approval_id": decision.approval_id,
-            "mode": self.grace.workspace.health_mode() if self.grace else "lockdown",
+            "mode": decision.mode,
         }
         self._running[str(request.header.get("msg_id"))] = _Running(
             cell_id=cell_id, code_sha256=code_sha, decision=decision, started=time.time()
@@ -285,10 +285,10 @@ class GraceWebsocketConnection(ZMQChannelsWebsocketConnection):
         if channel not in {"iopub", "shell", "stdin"}:
             return outgoing_msg
         idents, fed = self.session.feed_identities(outgoing_msg)
-        header = self.session.unpack(fed[1])
-        kind = header.get("msg_type")
-        parent = self.session.unpack(fed[2])
-        running = self._running.get(str(parent.get("msg_id"))) if self._running else None
+        kind = self.session.unpack(fed[1]).get("msg_type")
+        # Only a governed cell still running needs its parent: most messages skip that parse.
+        parent_id = str(self.session.unpack(fed[2]).get("msg_id")) if self._running else ""
+        running = self._running.get(parent_id) if parent_id else None
         shown = (channel == "iopub" and kind in _REDACTED_TYPES) or (
             channel == "stdin" and kind == "input_request"
         )
@@ -318,7 +318,7 @@ class GraceWebsocketConnection(ZMQChannelsWebsocketConnection):
         elif kind == "clear_output":
             running.outputs.clear()
         elif kind == "status" and self.session.unpack(fed[4]).get("execution_state") == "idle":
-            del self._running[str(parent.get("msg_id"))]
+            del self._running[parent_id]
             self._record(running)
         return outgoing_msg
 

@@ -81,7 +81,7 @@ PROMPT_NEGATIVES = [
     "### Installation",
     "Use the tool of your choice.",
     "We send the results to the reviewers by email.",
-    "<!-- TODO: fix the table layout -->",
+    "<!-- fix the table layout later -->",
     "Family emoji 👨\u200d👩\u200d👧 is fine.",
     "שלום עולם",
 ]
