@@ -16,6 +16,7 @@ from ._alerts import alerts
 from ._commands import attest, init, keys, ledger, status, verify
 from ._governance import approvals, policy
 from ._runs import install, run
+from ._sandbox import doctor, sandbox
 from ._scan import scan
 
 __all__ = ["cli", "main"]
@@ -44,6 +45,8 @@ for command in (
     approvals,
     alerts,
     scan,
+    doctor,
+    sandbox,
 ):
     cli.add_command(command)
 

@@ -894,6 +894,17 @@ def _build(config: GuardConfig) -> tuple[_Hook, _Ops, dict[str, dict[str, Callab
             return ""
         return words[0].replace("'", "").replace('"', "").replace("\\", "")
 
+    sandbox_cli = (real(sys.executable), ["-I", "-m", "grace_kernel.cli", "sandbox", "run"])
+
+    def is_sandbox_cli(program: str, argv: list[str], env: dict[str, str] | None) -> bool:
+        """``python -I -m grace_kernel.cli sandbox run ...`` with this interpreter, env unchanged."""
+        return (
+            env is None
+            and program != ""
+            and real(program) == sandbox_cli[0]
+            and argv[1:6] == sandbox_cli[1]
+        )
+
     def argv_of(value: Any) -> list[str]:
         if type_(value) is str_ or type_(value) is bytes_:
             return [as_text(value)]
@@ -982,6 +993,10 @@ def _build(config: GuardConfig) -> tuple[_Hook, _Ops, dict[str, dict[str, Callab
         changed = env_problem(env)
         if changed is not None:
             return (command, "guard-exec-env", f"a changed {changed} steers what the child runs")
+        if event == "subprocess.Popen" and is_sandbox_cli(program, argv, env):
+            # Grace's own sandbox runner governs (sandbox.run) and isolates what it runs.
+            st.popen_frame = origin
+            return None
         where = locate(program, cwd, env)
         if where is not None and under(where, user_writable) and not under(where, library):
             return (command, "guard-exec-writable", "running a program that cells can write")

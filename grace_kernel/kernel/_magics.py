@@ -2,16 +2,23 @@
 
 Everything here reads; nothing approves.  Approving from inside a kernel is
 impossible by design (the kernel acts for the person who would approve), so
-``%grace approvals`` lists and points to the command to run elsewhere.
+``%grace approvals`` lists and points to the command to run elsewhere.  The one
+thing that runs is ``%%grace sandbox``, and not in this process: it hands the
+cell to ``grace sandbox run`` (the runtime guard lets exactly that command
+through), which governs it, isolates it and signs the record.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import shlex
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.core.magic import Magics, line_cell_magic, magics_class
@@ -35,7 +42,7 @@ HELP = """\
 %grace ledger tail [N]        the last N records (default 10)
 %grace alerts [--all]         open alerts (or all)
 %grace approvals              pending approval requests (approve them outside the kernel)
-%%grace sandbox               run this cell in the sandbox (not available yet: see below)
+%%grace sandbox [options]     run this cell in the OS-level sandbox (grace sandbox run)
 %grace help                   this text
 """
 
@@ -255,9 +262,66 @@ class GraceMagics(Magics):
         return "\n".join(lines) if pending else "no pending approvals\n" + lines[-1]
 
     def _sandbox(self, req: _Request) -> str:
-        _no_arguments(req, "sandbox")
-        raise GraceError(
-            "%%grace sandbox is not available in this version: Grace's OS-level sandbox "
-            "(seccomp, Landlock, bubblewrap) has not landed yet, so the cell was NOT run",
-            hint="run it as a normal cell (the runtime guard applies), or wait for the sandbox",
-        )
+        if req.cell is None:
+            raise GraceError(
+                "%grace sandbox is a cell magic: start the cell with %%grace sandbox",
+                hint="%%grace sandbox [--lang python|bash|node] [--timeout S] [--memory M] "
+                "[--net none|loopback] [--write DIR]",
+            )
+        parser = _Parser(prog="%%grace sandbox", add_help=False)
+        parser.add_argument("--lang", default="python", choices=("python", "bash", "node"))
+        for flag in ("--timeout", "--cpu", "--memory", "--file-size", "--processes", "--net"):
+            parser.add_argument(flag)
+        parser.add_argument("--write")
+        opts = parser.parse_args(req.args)
+        argv = [sys.executable, "-I", "-m", "grace_kernel.cli", "sandbox", "run", "--json"]
+        for name, value in vars(opts).items():
+            if value is not None:
+                argv += [f"--{name.replace('_', '-')}", str(value)]
+        return _sandbox_output(self._run_sandbox([*argv, "-"], req.cell))
+
+    def _run_sandbox(self, argv: list[str], code: str) -> dict[str, Any]:
+        """Hand the cell to ``grace sandbox run`` (a separate, trusted process) and wait."""
+        try:
+            done = subprocess.run(
+                argv,
+                executable=sys.executable,
+                input=code.encode(),
+                capture_output=True,
+                cwd=self.session.root,
+                check=False,
+            )
+        except OSError as exc:
+            raise GraceError(f"cannot start Grace's sandbox runner: {exc}") from None
+        try:
+            doc: dict[str, Any] = json.loads(done.stdout)
+        except ValueError:
+            tail = done.stderr.decode(errors="replace").strip()[-500:]
+            raise GraceError(f"the sandbox runner failed (exit {done.returncode}): {tail}") from None
+        return doc
+
+
+def _sandbox_output(doc: dict[str, Any]) -> str:
+    """The run's output and a short account of how it ran."""
+    if doc.get("ok") is False and "error" in doc:
+        error = doc["error"]
+        hint = f"\n  hint: {error['hint']}" if error.get("hint") else ""
+        return f"sandbox: the cell was NOT run: {error['message']}{hint}"
+    if doc["stderr"]:
+        print(doc["stderr"], end="", file=sys.stderr)
+    if doc["timed_out"]:
+        ended = "timed out"
+    elif doc["signal"]:
+        ended = f"killed by {doc['signal']}"
+    else:
+        ended = f"exit {doc['exit_code']}"
+    lines = [
+        doc["stdout"].rstrip("\n"),
+        f"[sandbox: {ended}, level {doc['level']} ({', '.join(doc['layers'])}), "
+        f"{doc['usage']['wall_s']:.2f} s, ledger record {doc['ledger_index']}]",
+    ]
+    lines += [f"[stopped by {reason}]" for reason in doc["stopped_by"]]
+    for f in doc["files"]:
+        where = f"copied to {f['copied_to']}" if f["copied_to"] else f["held"]
+        lines.append(f"[wrote {f['path']}: {where}]")
+    return "\n".join(line for line in lines if line)

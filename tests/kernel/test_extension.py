@@ -99,10 +99,6 @@ def test_the_grace_kernel_gates_records_and_explains(grace_kernel: Run, project:
     out, errors, _ = grace_kernel("%grace verify")
     assert out.startswith("OK:"), out
 
-    out, errors, _ = grace_kernel("%%grace sandbox\nprint('in the sandbox')")
-    assert "not available" in out
-    assert "in the sandbox" not in out
-
     with Workspace.open(Settings(home=project / ".grace"), create=False) as ws:
         records = []
         for entry in ws.ledger.tail(ws.ledger.size):
@@ -111,6 +107,38 @@ def test_the_grace_kernel_gates_records_and_explains(grace_kernel: Run, project:
                 records.append(statement.predicate)
         assert records
         assert {r["trust"] for r in records} == {"in-kernel"}
+        assert ws.verify().ok
+
+
+def test_sandbox_cells_run_isolated_and_only_through_the_governed_runner(
+    grace_kernel: Run, project: Path
+) -> None:
+    from grace_kernel.sandbox import probe
+
+    if probe().level < 2:
+        pytest.skip("the seeded policy needs sandbox level 2 (seccomp)")
+    cell = "%%grace sandbox\nimport os\nprint('in the sandbox', os.getuid())"
+    out, errors, _ = grace_kernel(cell)
+    assert errors == []
+    assert "in the sandbox" in out
+    assert "[sandbox: exit 0, level" in out
+    out, _, _ = grace_kernel("%%grace sandbox --lang bash\ncat .grace/keys/* || echo no-keys")
+    assert "no-keys" in out
+    assert "BEGIN" not in out
+    out, _, _ = grace_kernel("%%grace sandbox --memory lots\nprint(1)")
+    assert "NOT run" in out
+    assert "not a size" in out
+    # The guard lets exactly the governed runner through; it still applies policy ...
+    cli = "[sys.executable, '-I', '-m', 'grace_kernel.cli', 'sandbox', 'run'"
+    out, errors, _ = grace_kernel(
+        f"import subprocess, sys\nprint(subprocess.run({cli}, '--level', '1', '--', 'print(1)'],"
+        " capture_output=True).returncode)"
+    )
+    assert (out.strip(), errors) == ("3", [])
+    # ... and any other process is refused as before.
+    _, errors, _ = grace_kernel("subprocess.run([sys.executable, '-c', 'print(1)'])")
+    assert [e["ename"] for e in errors] == ["PermissionError"]
+    with Workspace.open(Settings(home=project / ".grace"), create=False) as ws:
         assert ws.verify().ok
 
 
