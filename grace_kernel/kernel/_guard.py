@@ -897,7 +897,7 @@ def _build(config: GuardConfig) -> tuple[_Hook, _Ops, dict[str, dict[str, Callab
     sandbox_cli = (real(sys.executable), ["-I", "-m", "grace_kernel.cli", "sandbox", "run"])
 
     def is_sandbox_cli(program: str, argv: list[str], env: dict[str, str] | None) -> bool:
-        """``python -I -m grace_kernel.cli sandbox run ...`` with this interpreter, env unchanged."""
+        """``python -I -m grace_kernel.cli sandbox run ...``: this interpreter, env unchanged."""
         return (
             env is None
             and program != ""

@@ -297,7 +297,8 @@ class GraceMagics(Magics):
             doc: dict[str, Any] = json.loads(done.stdout)
         except ValueError:
             tail = done.stderr.decode(errors="replace").strip()[-500:]
-            raise GraceError(f"the sandbox runner failed (exit {done.returncode}): {tail}") from None
+            status = done.returncode
+            raise GraceError(f"the sandbox runner failed (exit {status}): {tail}") from None
         return doc
 
 
@@ -309,6 +310,7 @@ def _sandbox_output(doc: dict[str, Any]) -> str:
         return f"sandbox: the cell was NOT run: {error['message']}{hint}"
     if doc["stderr"]:
         print(doc["stderr"], end="", file=sys.stderr)
+    usage = doc["usage"]
     if doc["timed_out"]:
         ended = "timed out"
     elif doc["signal"]:
@@ -318,7 +320,8 @@ def _sandbox_output(doc: dict[str, Any]) -> str:
     lines = [
         doc["stdout"].rstrip("\n"),
         f"[sandbox: {ended}, level {doc['level']} ({', '.join(doc['layers'])}), "
-        f"{doc['usage']['wall_s']:.2f} s, ledger record {doc['ledger_index']}]",
+        f"{usage['wall_s']:.2f} s wall, {usage['cpu_user_s'] + usage['cpu_sys_s']:.2f} s cpu, "
+        f"{usage['max_rss_kib'] / 1024:.0f} MiB max rss, ledger record {doc['ledger_index']}]",
     ]
     lines += [f"[stopped by {reason}]" for reason in doc["stopped_by"]]
     for f in doc["files"]:

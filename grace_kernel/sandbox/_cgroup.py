@@ -21,7 +21,7 @@ import time
 import uuid
 from pathlib import Path
 
-__all__ = ["CgroupLimits", "Hierarchy", "RunGroup", "find_hierarchy"]
+__all__ = ["CgroupLimits", "Hierarchy", "RunGroup", "find_hierarchy", "sweep"]
 
 _ROOT = Path("/sys/fs/cgroup")
 _V1_CONTROLLERS = ("memory", "pids", "cpu")
@@ -63,6 +63,31 @@ def _writable(path: Path) -> bool:
     return True
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def sweep(parent: Path) -> int:
+    """Remove empty run groups whose creating process is gone (it crashed mid-run)."""
+    removed = 0
+    for group in parent.glob("run-*-*"):
+        try:
+            pid = int(group.name.split("-")[1])
+            if _alive(pid) or (group / "cgroup.procs").read_text().strip():
+                continue
+            group.rmdir()
+            removed += 1
+        except (ValueError, OSError):
+            continue
+    return removed
+
+
 def find_hierarchy(root: Path = _ROOT) -> tuple[Hierarchy | None, str]:
     """The writable hierarchy with memory, pids and cpu control, or ``None`` and why not."""
     controllers = root / "cgroup.controllers"
@@ -79,6 +104,7 @@ def find_hierarchy(root: Path = _ROOT) -> tuple[Hierarchy | None, str]:
             (parent / "cgroup.subtree_control").write_text("+memory +pids +cpu")
         except OSError as exc:
             return None, f"cannot delegate controllers under {parent}: {exc.strerror}"
+        sweep(parent)
         return Hierarchy(2, {"unified": parent}), ""
     parents = {}
     for name in _V1_CONTROLLERS:
@@ -88,6 +114,7 @@ def find_hierarchy(root: Path = _ROOT) -> tuple[Hierarchy | None, str]:
         if not _writable(mount / "grace"):
             return None, f"cgroup v1 {name} controller at {mount} is not writable by this user"
         parents[name] = mount / "grace"
+        sweep(parents[name])
     return Hierarchy(1, parents), ""
 
 

@@ -67,12 +67,15 @@ def test_every_command_documents_itself() -> None:
         ["ledger", "export"],
         ["run"],
         ["install"],
+        ["doctor"],
+        ["sandbox"],
+        ["sandbox", "run"],
     ]
     for words in commands:
         done = subprocess.run([*GRACE, *words, "--help"], capture_output=True, text=True)
         assert done.returncode == 0, words
         assert "Usage:" in done.stdout
-        if (words and words[0] not in {"keys", "ledger"}) or len(words) == 2:
+        if (words and words[0] not in {"keys", "ledger", "sandbox"}) or len(words) == 2:
             assert "--json" in done.stdout, words
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -21,7 +22,7 @@ from grace_kernel.sandbox import (
     probe,
     run,
 )
-from grace_kernel.sandbox._cgroup import find_hierarchy
+from grace_kernel.sandbox._cgroup import find_hierarchy, sweep
 from grace_kernel.sandbox._langs import language
 from grace_kernel.sandbox._run import elf_interpreter
 
@@ -215,6 +216,28 @@ def test_elf_interpreter_names_the_loader() -> None:
     assert loader is not None
     assert "ld-" in loader.name
     assert elf_interpreter(Path(__file__)) is None
+
+
+def test_groups_of_a_crashed_run_are_swept(report: IsolationReport) -> None:
+    if report.cgroups is None:
+        pytest.skip("no writable cgroups here")
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = [parent / f"run-{dead.pid}-deadbeef" for parent in report.cgroups.parents.values()]
+    for path in stale:
+        path.mkdir()
+    live = [parent / f"run-{os.getpid()}-cafe" for parent in report.cgroups.parents.values()]
+    for path in live:
+        path.mkdir()
+    try:
+        for parent in report.cgroups.parents.values():
+            assert sweep(parent) == 1
+        assert not any(path.exists() for path in stale)
+        assert all(path.exists() for path in live)  # its process still runs
+    finally:
+        for path in (*stale, *live):
+            if path.exists():
+                path.rmdir()
 
 
 def test_no_control_group_is_left_behind() -> None:
