@@ -41,6 +41,7 @@ from grace_kernel.ledger import (
     predicate_type_urn,
     verify_log,
 )
+from grace_kernel.quarantine import Quarantine
 
 __all__ = ["ATTESTATION", "Workspace", "current_user", "file_subject", "verify_store"]
 
@@ -82,6 +83,7 @@ class Workspace:
         )
         self._governance: Governance | None = None
         self._alerts: AlertStore | None = None
+        self._quarantine: Quarantine | None = None
 
     @property
     def alerts(self) -> AlertStore:
@@ -89,6 +91,18 @@ class Workspace:
         if self._alerts is None:
             self._alerts = AlertStore(self.settings.db_path, ledger=self.ledger, events=self.events)
         return self._alerts
+
+    @property
+    def quarantine(self) -> Quarantine:
+        """Files moved out of the workspace into ``.grace/quarantine`` (ungoverned mechanism)."""
+        if self._quarantine is None:
+            self._quarantine = Quarantine(
+                root=self.root,
+                home=self.settings.home,
+                ledger=self.ledger,
+                db_path=self.settings.db_path,
+            )
+        return self._quarantine
 
     @property
     def governance(self) -> Governance:
@@ -151,6 +165,8 @@ class Workspace:
                 self._governance.approvals.close()
             if self._alerts is not None:
                 self._alerts.close()
+            if self._quarantine is not None:
+                self._quarantine.close()
         finally:
             self.ledger.close()
 

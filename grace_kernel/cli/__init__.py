@@ -15,6 +15,7 @@ from grace_kernel import __version__
 from ._alerts import alerts
 from ._commands import attest, init, keys, ledger, status, verify
 from ._governance import approvals, policy
+from ._quarantine import quarantine
 from ._runs import install, run
 from ._sandbox import doctor, sandbox
 from ._scan import scan
@@ -45,6 +46,7 @@ for command in (
     approvals,
     alerts,
     scan,
+    quarantine,
     doctor,
     sandbox,
 ):

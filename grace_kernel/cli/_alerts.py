@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 import click
 
 from grace_kernel.hunter._alerts import Alert
 from grace_kernel.workspace import Workspace
 
 from ._governance import cli_principal
-from ._output import Result, grace_command, settings_from_env
-
-
-def _when(ts: float) -> str:
-    return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+from ._output import Result, grace_command, settings_from_env, utc_time
 
 
 def _line(alert: Alert) -> str:
@@ -57,7 +51,7 @@ def alerts_show(alert_id: str) -> Result:
             _line(alert),
             f"source:   {alert.source}",
             f"evidence: {alert.evidence}",
-            f"seen:     {_when(alert.first_seen)} .. {_when(alert.last_seen)}",
+            f"seen:     {utc_time(alert.first_seen)} .. {utc_time(alert.last_seen)}",
             *([f"changed by {alert.changed_by}: {alert.note or ''}"] if alert.changed_by else []),
         ]
     )

@@ -9,6 +9,7 @@ one-line message (the traceback only with ``GRACE_DEBUG=1``).
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import json
 import os
@@ -23,7 +24,7 @@ import click
 from grace_kernel.config import Settings
 from grace_kernel.errors import GraceError
 
-__all__ = ["Result", "grace_command", "json_mode", "settings_from_env"]
+__all__ = ["Result", "grace_command", "json_mode", "settings_from_env", "utc_time"]
 
 Result = tuple[Any, str, int]
 F = TypeVar("F", bound=Callable[..., Result])
@@ -34,6 +35,11 @@ EXIT_INTERNAL = 70
 def settings_from_env() -> Settings:
     """The one place the CLI reads the environment."""
     return Settings.from_env(os.environ, cwd=Path.cwd())
+
+
+def utc_time(ts: float) -> str:
+    """A timestamp as people read it in command output: UTC, to the second."""
+    return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%d %H:%M:%SZ")
 
 
 def json_mode() -> bool:

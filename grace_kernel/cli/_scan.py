@@ -11,12 +11,13 @@ from typing import TYPE_CHECKING
 
 import click
 
-from grace_kernel.errors import InputError
+from grace_kernel.errors import GraceError, InputError
 
 from ._output import Result, grace_command, json_mode, settings_from_env
 
 if TYPE_CHECKING:
     from grace_kernel.hunter import Finding, ScanCache
+    from grace_kernel.quarantine import QuarantineEntry
 
 _LEVELS = ["low", "medium", "high", "critical"]
 
@@ -46,6 +47,45 @@ def _line(finding: Finding) -> str:
         f"{finding.effective_severity.name.lower():<9}{finding.rule.id:<13}{where}\n"
         f"         {finding.message}{fix}\n         > {finding.snippet.splitlines()[0][:120]}"
     )
+
+
+def _critical_by_file(findings: list[Finding], *, skip_fixed: bool) -> dict[str, list[Finding]]:
+    """The findings of each file that has a critical one (those just fixed do not count)."""
+    from grace_kernel.governance import Severity
+
+    by_file: dict[str, list[Finding]] = {}
+    for finding in findings:
+        if finding.file and not (skip_fixed and finding.fix):
+            by_file.setdefault(finding.file, []).append(finding)
+    return {
+        name: found
+        for name, found in by_file.items()
+        if any(f.effective_severity >= Severity.CRITICAL for f in found)
+    }
+
+
+def _auto_quarantine(critical: dict[str, list[Finding]], notes: list[str]) -> list[QuarantineEntry]:
+    """Offer each file with a critical finding to Hunter's quarantine; policy decides (opt-in).
+
+    Needs a workspace; a file that cannot be quarantined is noted, not fatal.
+    """
+    settings = settings_from_env()
+    if not critical or not settings.home.is_dir():
+        return []
+    from grace_kernel.quarantine import quarantine_critical
+    from grace_kernel.workspace import Workspace
+
+    entries = []
+    with Workspace.open(settings, create=False) as ws:
+        for name, found in sorted(critical.items()):
+            try:
+                entry = quarantine_critical(ws, Path.cwd() / name, found)
+            except GraceError as exc:
+                notes.append(f"{name}: not quarantined: {exc.message}")
+                continue
+            if entry is not None:
+                entries.append(entry)
+    return entries
 
 
 @click.command()
@@ -150,6 +190,10 @@ def scan(
                     changes.append(
                         f"fixed {name} ({len(fixes)} fix(es)); original saved as {backup}"
                     )
+    quarantined = []
+    if not show_diff:
+        critical = _critical_by_file(findings, skip_fixed=do_fix)
+        quarantined = _auto_quarantine(critical, result.notes)
     failing = bool(findings)
     data = {
         "ok": not failing,
@@ -159,6 +203,7 @@ def scan(
         "baselined": baselined,
         "notes": result.notes,
         "changes": changes,
+        "quarantined": [e.to_json() for e in quarantined],
     }
     if sarif:
         click.echo(json.dumps(to_sarif(findings, scanner.registry), indent=2))
@@ -166,5 +211,6 @@ def scan(
     summary = f"{len(findings)} finding(s) at or above {min_severity} in {result.files} file(s)" + (
         f"; {baselined} in the baseline" if baselined else ""
     )
-    text = "\n".join([*(_line(f) for f in findings), *changes, *result.notes, summary])
+    moved = [f"quarantined {e.path} as {e.id} ({e.why})" for e in quarantined]
+    text = "\n".join([*(_line(f) for f in findings), *changes, *moved, *result.notes, summary])
     return data, text, 1 if failing else 0

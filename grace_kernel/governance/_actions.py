@@ -29,6 +29,8 @@ class ActionKind(enum.StrEnum):
     FILE_READ = "file.read"
     FILE_WRITE = "file.write"
     FILE_DELETE = "file.delete"
+    FILE_QUARANTINE = "file.quarantine"
+    FILE_RESTORE = "file.restore"
     SHELL_RUN = "shell.run"
     NET_CONNECT = "net.connect"
     PACKAGE_INSTALL = "package.install"
@@ -47,6 +49,8 @@ RESOURCE_TYPES: Mapping[ActionKind, str] = {
     ActionKind.FILE_READ: "File",
     ActionKind.FILE_WRITE: "File",
     ActionKind.FILE_DELETE: "File",
+    ActionKind.FILE_QUARANTINE: "File",
+    ActionKind.FILE_RESTORE: "File",
     ActionKind.SHELL_RUN: "Command",
     ActionKind.NET_CONNECT: "Host",
     ActionKind.PACKAGE_INSTALL: "Package",

@@ -54,6 +54,7 @@ DEFAULT_CONTEXT: dict[str, Any] = {
     "package_source": "",
     "package_index": "",
     "trust_permille": 0,
+    "sha256": "",
 }
 
 _SHELL_SYNTAX = re.compile(r"[|&;<>()$`\\*?\[\]{}~!#\n\r]")
@@ -178,7 +179,7 @@ def trust_facts(score: float) -> dict[str, Any]:
 
 def facts_for(kind: str, resource: str, *, workspace: Path) -> dict[str, Any]:
     """The facts an action's resource implies, by action kind (empty when it implies none)."""
-    if kind in {"file.read", "file.write", "file.delete"}:
+    if kind in {"file.read", "file.write", "file.delete", "file.quarantine", "file.restore"}:
         return path_facts(resource, workspace=workspace)
     if kind == "shell.run":
         return command_facts(resource)

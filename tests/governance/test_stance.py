@@ -480,13 +480,15 @@ def test_safe_mode_high_cell_waits_and_once_approved_runs_read_only(
 
 
 def _one_of_each(root: Path) -> list[Action]:
-    """One ordinarily-allowed action of every kind (plus writes by the service)."""
+    """One ordinarily-allowed (or approvable) action of every kind (plus writes by the service)."""
     return [
         cell(),
         file_action(ActionKind.FILE_READ, "data.csv", root),
         file_action(ActionKind.FILE_WRITE, "data.csv", root),
         file_action(ActionKind.FILE_DELETE, "data.csv", root),
         file_action(ActionKind.FILE_WRITE, ".grace/grace.db", root, principal=SERVICE),
+        file_action(ActionKind.FILE_QUARANTINE, "data.csv", root),
+        file_action(ActionKind.FILE_RESTORE, "data.csv", root),
         shell("ls"),
         connect("127.0.0.1"),
         install("numpy==1.26.4"),
