@@ -145,14 +145,16 @@ def run(
 )
 @grace_command
 def install(user: bool, prefix: Path | None) -> Result:
-    """Install the "Python 3 (Grace)" kernelspec (grace-python3) for Jupyter.
+    """Install the "Python 3 (Grace)" kernelspecs (grace-python3, and
+    grace-python3-sandboxed, which runs the kernel in the OS sandbox) for Jupyter.
 
-    pip installs it into the environment already; this re-installs it, e.g.
-    for another prefix or for your user.  The kernel runs this Python.
+    pip installs them into the environment already; this re-installs them, e.g.
+    for another prefix or for your user.  The kernels run this Python.
     """
     from jupyter_client.kernelspec import KernelSpecManager
 
     from grace_kernel.runs._engine import GRACE_KERNEL_NAME
+    from grace_kernel.sandbox._provisioner import SANDBOXED_KERNEL_NAME, sandboxed_kernelspec
 
     if user and prefix:
         raise InputError("choose --user or --prefix, not both")
@@ -162,19 +164,34 @@ def install(user: bool, prefix: Path | None) -> Result:
         "language": "python",
         "metadata": {"debugger": False},
     }
-    with tempfile.TemporaryDirectory() as tmp:
-        (Path(tmp) / "kernel.json").write_text(json.dumps(spec, indent=2) + "\n")
-        try:
-            where = KernelSpecManager().install_kernel_spec(
-                tmp,
-                GRACE_KERNEL_NAME,
-                user=user,
-                prefix=None if user else str(prefix or sys.prefix),
-            )
-        except OSError as exc:
-            raise GraceEnvironmentError(
-                f"cannot install the kernelspec: {exc}",
-                hint="try `grace install --user`",
-            ) from None
-    data = {"ok": True, "name": GRACE_KERNEL_NAME, "path": where, "argv": spec["argv"]}
-    return data, f"installed {GRACE_KERNEL_NAME} (Python 3 (Grace)) in {where}", 0
+    specs = {GRACE_KERNEL_NAME: spec, SANDBOXED_KERNEL_NAME: sandboxed_kernelspec(sys.executable)}
+    installed = {}
+    for name, body in specs.items():
+        with tempfile.TemporaryDirectory() as tmp:
+            (Path(tmp) / "kernel.json").write_text(json.dumps(body, indent=2) + "\n")
+            try:
+                installed[name] = KernelSpecManager().install_kernel_spec(
+                    tmp,
+                    name,
+                    user=user,
+                    prefix=None if user else str(prefix or sys.prefix),
+                )
+            except OSError as exc:
+                raise GraceEnvironmentError(
+                    f"cannot install the kernelspec: {exc}",
+                    hint="try `grace install --user`",
+                ) from None
+    where = installed[GRACE_KERNEL_NAME]
+    data = {
+        "ok": True,
+        "name": GRACE_KERNEL_NAME,
+        "path": where,
+        "argv": spec["argv"],
+        "sandboxed": {"name": SANDBOXED_KERNEL_NAME, "path": installed[SANDBOXED_KERNEL_NAME]},
+    }
+    text = (
+        f"installed {GRACE_KERNEL_NAME} (Python 3 (Grace)) in {where}\n"
+        f"installed {SANDBOXED_KERNEL_NAME} (Python 3 (Grace, sandboxed)) in "
+        f"{installed[SANDBOXED_KERNEL_NAME]}"
+    )
+    return data, text, 0

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -11,7 +10,7 @@ import click
 
 from grace_kernel.errors import InputError
 from grace_kernel.governance import Principal
-from grace_kernel.sandbox import LAYERS, IsolationReport, Limits, probe
+from grace_kernel.sandbox import LAYERS, IsolationReport, Limits, parse_size, probe
 from grace_kernel.sandbox._attacks import AttackOutcome, run_attacks
 from grace_kernel.sandbox._governed import GovernedRun, SandboxRequest, run_governed
 from grace_kernel.sandbox._langs import LANGUAGES
@@ -20,20 +19,9 @@ from grace_kernel.workspace import current_user
 from ._commands import _open
 from ._output import Result, grace_command, json_mode
 
-__all__ = ["EXIT_RUN_FAILED", "doctor", "parse_size", "sandbox"]
+__all__ = ["EXIT_RUN_FAILED", "doctor", "sandbox"]
 
 EXIT_RUN_FAILED = 5
-_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
-
-
-def parse_size(text: str) -> int:
-    """``512M``, ``2G``, ``1.5GiB``, ``65536`` -> bytes."""
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*", text.lower())
-    if match is None:
-        raise InputError(f"{text!r} is not a size (use e.g. 512M, 2G or a number of bytes)")
-    return int(float(match.group(1)) * _UNITS[match.group(2)])
-
-
 # ---------------------------------------------------------------- doctor
 
 

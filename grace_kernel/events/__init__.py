@@ -27,6 +27,7 @@ __all__ = [
     "Event",
     "EventBus",
     "GuardBlocked",
+    "KernelSandboxed",
     "PolicyReloadFailed",
     "schema_path",
 ]
@@ -95,6 +96,21 @@ class GuardBlocked(Event):
     reason: str
     principal: str
     cell: str
+    record_index: int | None
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class KernelSandboxed(Event):
+    """The server started a kernel inside the OS sandbox (and recorded why)."""
+
+    SCHEMA_ID: ClassVar[str] = "https://events.grace.dev/sandbox/kernel-sandboxed"
+
+    kernel_id: str
+    kernel_name: str
+    notebook: str | None
+    level: int
+    layers: list[str]
+    reasons: list[str]
     record_index: int | None
 
 

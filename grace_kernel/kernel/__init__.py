@@ -32,6 +32,10 @@ def load(shell: Any) -> None:
     supervisor = environ.get("GRACE_SUPERVISOR", "").strip() or None
     settings = Settings.from_env(environ, cwd=Path.cwd())
     kernel_id, notebook = kernel_identity(environ, shell)
+    # Set by the sandbox provisioner: .grace is out of reach, its policies are copied.
+    sandboxed = environ.get("GRACE_SANDBOX") == "1"
+    sandbox = environ.get("GRACE_SANDBOX_LAYERS", "") if sandboxed else None
+    overrides = environ.get("GRACE_WORKSPACE_POLICIES", "").strip()
     session = KernelSession(
         shell,
         settings,
@@ -39,6 +43,8 @@ def load(shell: Any) -> None:
         person=current_user(),
         kernel_id=kernel_id,
         notebook=notebook,
+        sandbox=None if sandbox is None else tuple(filter(None, sandbox.split(","))),
+        policy_overrides=Path(overrides) if sandbox is not None and overrides else None,
     )
 
     class Gate(ast.NodeTransformer):

@@ -120,12 +120,18 @@ class GraceMagics(Magics):
     # ------------------------------------------------------------------ subcommands
 
     def _reader(self) -> WorkspaceReader:
+        if self.session.sandbox is not None:
+            raise GraceError(
+                "this kernel runs in the OS sandbox, where the workspace's database (ledger, "
+                "approvals, alerts) is out of reach by design",
+                hint="run `grace ledger`, `grace verify`, `grace approvals` or `grace alerts` "
+                "in a terminal, or use the Grace panels in JupyterLab",
+            )
         return WorkspaceReader(self.session.settings)
 
     def _status(self, req: _Request) -> str:
         _no_arguments(req, "status")
         s = self.session
-        info = self._reader().summary()
         active = s.engine.active
         trust = {
             "in-kernel": "in-kernel: this kernel decides and signs itself (weaker: code in it "
@@ -135,6 +141,24 @@ class GraceMagics(Magics):
             "server": "server: the Jupyter server decides and signs; this kernel only checks again",
         }[s.trust]
         guard = "armed" if s.guard is not None else "NOT armed"
+        policies = (
+            f"policies:  {len(active.policies) if active else 0} "
+            f"({active.fingerprint[:12] if active else 'NONE: every cell is refused'})"
+        )
+        guarded = f"guard:     {guard}, {len(s.blocks)} operation(s) blocked in this kernel"
+        if s.sandbox is not None:
+            layers = ", ".join(s.sandbox) or "none"
+            return "\n".join(
+                [
+                    f"trust:     {trust}",
+                    f"sandbox:   OS-level, layers {layers}; no network, read-only workspace",
+                    f"workspace: {s.settings.home} (its database is out of reach in the sandbox)",
+                    f"mode:      {s.mode()}",
+                    policies,
+                    guarded,
+                ]
+            )
+        info = self._reader().summary()
         return "\n".join(
             [
                 f"trust:     {trust}",
@@ -142,11 +166,10 @@ class GraceMagics(Magics):
                 f"mode:      {info['mode']}",
                 f"ledger:    {info['records']} records, latest checkpoint at "
                 f"{info['latest_checkpoint']}",
-                f"policies:  {len(active.policies) if active else 0} "
-                f"({active.fingerprint[:12] if active else 'NONE: every cell is refused'})",
+                policies,
                 f"approvals: {info['pending_approvals']} pending",
                 f"alerts:    {info['open_alerts']} open",
-                f"guard:     {guard}, {len(s.blocks)} operation(s) blocked in this kernel",
+                guarded,
             ]
         )
 
@@ -262,6 +285,11 @@ class GraceMagics(Magics):
         return "\n".join(lines) if pending else "no pending approvals\n" + lines[-1]
 
     def _sandbox(self, req: _Request) -> str:
+        if self.session.sandbox is not None:
+            raise GraceError(
+                "this whole kernel already runs in the OS sandbox, so %%grace sandbox is "
+                "unavailable here: run the cell's code directly",
+            )
         if req.cell is None:
             raise GraceError(
                 "%grace sandbox is a cell magic: start the cell with %%grace sandbox",

@@ -34,6 +34,7 @@ from IPython.core.interactiveshell import ExecutionResult, InteractiveShell
 
 from grace_kernel._resources import seeded_policy_dir
 from grace_kernel.config import Settings
+from grace_kernel.errors import GraceEnvironmentError
 from grace_kernel.governance import (
     Action,
     ActionKind,
@@ -101,19 +102,30 @@ class KernelSession:
         person: str,
         kernel_id: str,
         notebook: str | None,
+        sandbox: tuple[str, ...] | None = None,
+        policy_overrides: Path | None = None,
     ) -> None:
         if supervisor is not None and supervisor not in SUPERVISORS:
             raise ValueError(f"unknown supervisor {supervisor!r}")
+        if sandbox is not None and supervisor is None:
+            raise GraceEnvironmentError(
+                "a sandboxed kernel cannot reach the workspace's key, so it cannot sign its "
+                "own records",
+                hint="start it from JupyterLab with Grace (the server supervises it) "
+                "or with `grace run`",
+            )
         self.shell = shell
         self.settings = settings
         self.supervisor = supervisor
         self.kernel_id = kernel_id
         self.notebook = notebook
+        # The OS layers this kernel runs in (the sandbox provisioner), None when not sandboxed.
+        self.sandbox = sandbox
         self.principal = Principal.kernel(kernel_id, on_behalf_of=person)
         self.scanner = Scanner()
         self.engine = PolicyEngine(
             seeded_dir=settings.policy_dir or seeded_policy_dir(),
-            override_dir=settings.override_policy_dir,
+            override_dir=policy_overrides or settings.override_policy_dir,
         )
         # In-kernel trust: this process governs and signs (and says so).
         self.workspace = None if supervisor else Workspace.open(settings, create=False)

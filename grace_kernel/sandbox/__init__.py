@@ -14,6 +14,7 @@ from grace_kernel.sandbox._run import (
     SandboxResult,
     SandboxSpec,
     WrittenFile,
+    parse_size,
     run,
 )
 
@@ -27,6 +28,7 @@ __all__ = [
     "SandboxResult",
     "SandboxSpec",
     "WrittenFile",
+    "parse_size",
     "probe",
     "run",
 ]

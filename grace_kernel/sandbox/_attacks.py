@@ -161,7 +161,9 @@ try:
 except OSError as e:
     report("fork", e)
 os.close(w)
-failure = os.read(r, 256)
+failure = b""
+while chunk := os.read(r, 256):  # the child writes its error in pieces
+    failure += chunk
 os.waitpid(pid, 0)
 if failure.startswith(b"OSError:"):
     report("exec", OSError(int(failure.split(b":")[1], 16), "exec"))

@@ -49,7 +49,14 @@ from grace_kernel.sandbox._run import (
 )
 from grace_kernel.workspace import Workspace
 
-__all__ = ["SANDBOX_RUN", "CopyOutcome", "GovernedRun", "SandboxRequest", "run_governed"]
+__all__ = [
+    "SANDBOX_RUN",
+    "CopyOutcome",
+    "GovernedRun",
+    "SandboxRequest",
+    "run_governed",
+    "workspace_inputs",
+]
 
 SANDBOX_RUN = predicate_type_urn("sandbox-run")
 _HOLD_AT = Severity.HIGH
@@ -108,7 +115,7 @@ def _split_host(entry: str) -> tuple[str, int]:
     return host, int(port)
 
 
-def _workspace_inputs(root: Path) -> tuple[Path, ...]:
+def workspace_inputs(root: Path) -> tuple[Path, ...]:
     """Everything at the top of the workspace except Grace's own directory."""
     try:
         return tuple(sorted(p for p in root.iterdir() if p.name != ".grace"))
@@ -206,7 +213,7 @@ def run_governed(
     findings = Scanner().scan_bytes(code, name=request.source, suffix=lang.suffix).findings
     ports = _check_hosts(ws, principal, request.allow)
     script = f"main{lang.suffix}"
-    inputs = _workspace_inputs(ws.root)
+    inputs = workspace_inputs(ws.root)
     spec = SandboxSpec(
         argv=lang.argv(script),
         limits=request.limits,

@@ -21,6 +21,7 @@ import dataclasses
 import hashlib
 import marshal
 import os
+import re
 import select
 import shutil
 import signal
@@ -54,6 +55,7 @@ __all__ = [
     "SandboxSpec",
     "WrittenFile",
     "level_of",
+    "parse_size",
     "planned_layers",
     "run",
 ]
@@ -100,6 +102,17 @@ _BOUNDS: dict[str, tuple[float, float]] = {
     "cpu_share": (0.01, 1024.0),
     "output_bytes": (1024, 1 << 30),
 }
+
+
+_UNITS = {"": 1, "k": 1 << 10, "m": MiB, "g": GiB, "t": 1 << 40}
+
+
+def parse_size(text: str) -> int:
+    """``512M``, ``2G``, ``1.5GiB``, ``65536`` -> bytes."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*", text.lower())
+    if match is None:
+        raise InputError(f"{text!r} is not a size (use e.g. 512M, 2G or a number of bytes)")
+    return int(float(match.group(1)) * _UNITS[match.group(2)])
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

@@ -4,8 +4,9 @@ Enabled on install (``etc/jupyter/jupyter_server_config.d/grace_kernel.json``).
 At load it opens the workspace at the server's root directory, swaps in
 :class:`~grace_kernel.server._connection.GraceWebsocketConnection` as the
 kernel websocket connection class, and starts kernels as supervised (they
-check again but never sign).  The server's own shutdown closes the workspace
-(``close_all`` of the connection class).  If the workspace cannot be
+check again but never sign) and, for untrusted notebooks, in the OS sandbox
+(``c.GraceServer.sandbox_kernels``, see ``_sandboxing``).  The server's own
+shutdown closes the workspace (``close_all`` of the connection class).  If the workspace cannot be
 opened, the connection class is still installed and refuses every cell.
 """
 

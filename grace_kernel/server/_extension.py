@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from tornado.ioloop import PeriodicCallback
 
@@ -17,11 +17,13 @@ from grace_kernel.events import (
     DecisionBlocked,
     Event,
     GuardBlocked,
+    KernelSandboxed,
     PolicyReloadFailed,
     schema_path,
 )
 from grace_kernel.server._connection import GraceWebsocketConnection
 from grace_kernel.server._handlers import register
+from grace_kernel.server._sandboxing import GraceServer, SandboxMode, start_placed
 from grace_kernel.server._service import ServerService
 from grace_kernel.workspace import Workspace
 
@@ -35,6 +37,7 @@ EVENT_KINDS: tuple[type[Event], ...] = (
     ApprovalChanged,
     GuardBlocked,
     PolicyReloadFailed,
+    KernelSandboxed,
 )
 
 
@@ -43,7 +46,7 @@ def load(serverapp: Any) -> None:
     serverapp.web_app.settings["kernel_websocket_connection_class"] = GraceWebsocketConnection
     # The server's own cleanup calls close_all() on this class: Grace closes with it.
     serverapp.kernel_websocket_connection_class = GraceWebsocketConnection
-    _supervise_kernels(serverapp.kernel_manager)
+    _supervise_kernels(serverapp)
     register(serverapp)  # the REST API answers 503 until (unless) the service below exists
     try:
         grace = Settings.from_env(os.environ, cwd=Path(serverapp.root_dir))
@@ -70,12 +73,19 @@ def _forward_events(event_logger: Any, service: ServerService) -> None:
         service.workspace.events.subscribe(kind, emit)
 
 
-def _supervise_kernels(kernel_manager: Any) -> None:
-    """Kernels this server starts are supervised: they check again but never sign."""
+def _supervise_kernels(serverapp: Any) -> None:
+    """Kernels this server starts are supervised (they check again but never sign) and,
+    when ``c.GraceServer.sandbox_kernels`` says so, sandboxed (see ``_sandboxing``)."""
+    kernel_manager = serverapp.kernel_manager
+    options = GraceServer(parent=serverapp)
     start = kernel_manager.start_kernel
 
-    async def start_kernel(*args: Any, **kwargs: Any) -> Any:
+    async def start_kernel(**kwargs: Any) -> Any:
         kwargs["env"] = {**os.environ, **(kwargs.get("env") or {}), "GRACE_SUPERVISOR": "server"}
-        return await start(*args, **kwargs)
+        service = serverapp.web_app.settings.get("grace_service")
+        if not isinstance(service, ServerService) or kwargs.get("kernel_id") in kernel_manager:
+            return await start(**kwargs)  # no workspace: every cell is refused anyway
+        mode = cast(SandboxMode, options.sandbox_kernels)
+        return await start_placed(serverapp, service, mode, start, **kwargs)
 
     kernel_manager.start_kernel = start_kernel

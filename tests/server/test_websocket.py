@@ -108,12 +108,13 @@ def text_of(iopub: list[dict[str, Any]]) -> str:
     )
 
 
-def cell_records(home: Path) -> list[dict[str, Any]]:
+def cell_records(home: Path, predicate_type: str = CELL_EXECUTION) -> list[dict[str, Any]]:
+    """The predicates of the ledger's records of one type (cell executions by default)."""
     with Workspace.open(Settings(home=home), create=False) as ws:
         out = []
         for entry in ws.ledger.tail(ws.ledger.size):
             _, statement = entry.decode()
-            if statement.predicate_type == CELL_EXECUTION:
+            if statement.predicate_type == predicate_type:
                 out.append(dict(statement.predicate))
         return out
 
