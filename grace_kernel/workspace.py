@@ -9,10 +9,11 @@ writes the final checkpoint.
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import hashlib
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +85,9 @@ class Workspace:
         self._governance: Governance | None = None
         self._alerts: AlertStore | None = None
         self._quarantine: Quarantine | None = None
+        # Set by a health supervisor: its in-memory mode wins over the stored one, so
+        # governance sees a transition at once, even while the store cannot record it.
+        self.mode_source: Callable[[], str] | None = None
 
     @property
     def alerts(self) -> AlertStore:
@@ -126,9 +130,32 @@ class Workspace:
         return self._governance
 
     def health_mode(self) -> str:
-        """normal | degraded | safe | lockdown, as the supervisor last recorded it."""
+        """normal | degraded | safe | lockdown: the attached supervisor's, else the stored one."""
+        if self.mode_source is not None:
+            return self.mode_source()
         with self.ledger.store.read() as txn:
             return txn.get_meta("health.mode") or "normal"
+
+    @contextlib.contextmanager
+    def store_offline(self) -> Iterator[None]:
+        """Close every connection to the database for the block, then reopen them all.
+
+        The health supervisor replaces a damaged database file inside this
+        block; closing first matters, because SQLite removes a database's
+        ``-wal``/``-shm`` files *by name* when its last connection closes.
+        """
+        store = self.ledger.store
+        if not isinstance(store, SQLiteLedgerStore):
+            raise InputError(f"the ledger store {store.location} cannot be taken offline")
+        with contextlib.ExitStack() as stack:
+            stack.enter_context(store.offline())
+            if self._governance is not None:
+                stack.enter_context(self._governance.approvals.offline())
+            if self._alerts is not None:
+                stack.enter_context(self._alerts.offline())
+            if self._quarantine is not None:
+                stack.enter_context(self._quarantine.index.offline())
+            yield
 
     @classmethod
     def open(cls, settings: Settings, *, create: bool = True) -> Workspace:

@@ -15,6 +15,7 @@ from grace_kernel import __version__
 from ._alerts import alerts
 from ._commands import attest, init, keys, ledger, status, verify
 from ._governance import approvals, policy
+from ._health import heal, mode
 from ._quarantine import quarantine
 from ._runs import install, run
 from ._sandbox import doctor, sandbox
@@ -49,6 +50,8 @@ for command in (
     quarantine,
     doctor,
     sandbox,
+    heal,
+    mode,
 ):
     cli.add_command(command)
 

@@ -28,6 +28,7 @@ from grace_kernel.ledger import (
 from grace_kernel.ledger._canonical import loads_strict
 from grace_kernel.workspace import ATTESTATION, Workspace
 
+from ._health import health_lines, health_status
 from ._output import Result, grace_command, json_mode, settings_from_env
 
 
@@ -73,13 +74,15 @@ def init() -> Result:
 @click.command()
 @grace_command
 def status() -> Result:
-    """Show the workspace, signing key, ledger size, latest checkpoint and trust mode."""
+    """Show the workspace, signing key, ledger size, latest checkpoint, trust mode, and
+    health: each component checked now, the mode and recent incidents."""
     settings = settings_from_env()
     if not settings.db_path.exists():
         empty = {"workspace": str(settings.home), "initialized": False}
         return empty, f"no workspace at {settings.home} (run `grace init`)", 0
     with Workspace.open(settings, create=False) as ws:
         data: dict[str, Any] = {"initialized": True, **ws.status()}
+        data["health"] = health_status(ws)
     cp = data["latest_checkpoint"]
     lines = [
         f"workspace:   {data['workspace']}",
@@ -104,6 +107,7 @@ def status() -> Result:
     ]
     if gov["policy_error"]:
         lines.append(f"policy error: {gov['policy_error']}")
+    lines += health_lines(data["health"])
     return data, "\n".join(lines), 0
 
 

@@ -17,7 +17,7 @@ import functools
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
 from grace_kernel.errors import InputError, IntegrityError, StoreError
@@ -279,6 +279,31 @@ class Ledger:
                     self._witness.advance(newest)
                 if self.on_checkpoint is not None:
                     self.on_checkpoint(newest)
+
+    def replay(self, envelopes: Iterable[bytes]) -> int:
+        """Append records already signed for this log (salvaged after a restore from an
+        older copy), in one commit.  Each must continue the chain exactly: its sequence
+        is the next index and its ``previous`` the last leaf; their signatures are
+        checked by the next verification like any other record's.
+        """
+        count = 0
+        with self._write() as txn:
+            for envelope in envelopes:
+                _, statement = Entry(0, envelope, b"").decode()
+                index, previous = txn.size(), txn.last_leaf()
+                expected = previous.hex() if previous else GENESIS_PREVIOUS
+                if statement.chain.sequence != index or statement.chain.previous != expected:
+                    raise IntegrityError(
+                        f"record {statement.chain.sequence} does not continue this log at "
+                        f"{index}: it cannot be replayed",
+                        hint="replay only the records that directly follow the restored copy",
+                    )
+                leaf = leaf_hash(envelope)
+                txn.add_entry(index, envelope, leaf, completed_nodes(index, leaf, txn.perfect))
+                count += 1
+            if count:
+                self._maybe_checkpoint(txn, txn.size())
+        return count
 
     def _signer(self, txn: LedgerTxn) -> Signer:
         keyid = txn.get_meta("active_keyid")

@@ -297,7 +297,8 @@ class SQLiteLedgerStore:
         self._lock = threading.RLock()
         self._tail: _Tail | None = None
         self._tail_version: int | None = None
-        self._conn = connect_sqlite(path, synchronous=sync.upper(), readonly=readonly)
+        self._sync = sync.upper()
+        self._conn = connect_sqlite(path, synchronous=self._sync, readonly=readonly)
         with sqlite_errors(path):
             version = self._conn.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
@@ -374,6 +375,21 @@ class SQLiteLedgerStore:
                 "SELECT size, note, created_at FROM ledger_checkpoints ORDER BY size"
             ).fetchall()
         return [StoredCheckpoint(int(r[0]), r[1], float(r[2])) for r in rows]
+
+    @contextlib.contextmanager
+    def offline(self) -> Iterator[None]:
+        """Close the connection for the block (the file may be replaced), then reopen it."""
+        with self._lock:
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.close()
+            self._tail = None
+            self._tail_version = None
+            try:
+                yield
+            finally:
+                self._conn = connect_sqlite(
+                    self.path, synchronous=self._sync, readonly=self.readonly
+                )
 
     def close(self) -> None:
         with self._lock, sqlite_errors(self.path):

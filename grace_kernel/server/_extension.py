@@ -24,12 +24,13 @@ from grace_kernel.events import (
 from grace_kernel.server._connection import GraceWebsocketConnection
 from grace_kernel.server._handlers import register
 from grace_kernel.server._sandboxing import GraceServer, SandboxMode, start_placed
-from grace_kernel.server._service import ServerService
+from grace_kernel.server._service import HOLD_CHECK_S, ServerService
 from grace_kernel.workspace import Workspace
 
 __all__ = ["load"]
 
-HOLD_CHECK_MS = 1000
+HOLD_CHECK_MS = int(HOLD_CHECK_S * 1000)
+HEALTH_TICK_MS = 2000
 EVENT_KINDS: tuple[type[Event], ...] = (
     AlertChanged,
     CheckpointWritten,
@@ -57,6 +58,8 @@ def load(serverapp: Any) -> None:
     _forward_events(serverapp.event_logger, service)
     service.checker = PeriodicCallback(service.check_holds, HOLD_CHECK_MS)
     service.checker.start()
+    service.health_ticker = PeriodicCallback(service.tick_health, HEALTH_TICK_MS)
+    service.health_ticker.start()
     serverapp.web_app.settings["grace_service"] = service
     GraceWebsocketConnection.services.append(service)
     serverapp.log.info("Grace governs kernels; workspace %s", grace.home)

@@ -173,7 +173,7 @@ class StatusHandler(GraceHandler):
 class HealthHandler(GraceHandler):
     @_endpoint("read")
     def get(self) -> dict[str, Any]:
-        return {"components": [], "mode": self.service.workspace.health_mode(), "incidents": []}
+        return self.service.supervisor.status()
 
 
 # ---------------------------------------------------------------- approvals

@@ -17,11 +17,14 @@ from typing import Any
 from tornado.ioloop import PeriodicCallback
 
 from grace_kernel.governance import Decision, Principal
+from grace_kernel.health import LoopMonitor, StoreKeeper, Supervisor, workspace_supervisor
 from grace_kernel.hunter import Scanner
 from grace_kernel.runs._records import CELL_EXECUTION, cell_action, cell_record
 from grace_kernel.workspace import Workspace
 
-__all__ = ["Held", "ServerService"]
+__all__ = ["HOLD_CHECK_S", "Held", "ServerService"]
+
+HOLD_CHECK_S = 1.0
 
 
 @dataclasses.dataclass
@@ -42,7 +45,32 @@ class ServerService:
         self.scanner = scanner or Scanner()
         self.held: dict[str, list[Held]] = {}
         self.checker: PeriodicCallback | None = None  # started by the extension
+        self.hold_loop = LoopMonitor("hold-checker", period=HOLD_CHECK_S)
+        self.keeper = StoreKeeper(workspace)
+        self.supervisor: Supervisor = workspace_supervisor(
+            workspace,
+            keeper=self.keeper,
+            scanner=lambda: self.scanner,
+            restart_scanner=self._new_scanner,
+            loops=[(self.hold_loop, self._restart_checker)],
+        )
+        self.health_ticker: PeriodicCallback | None = None  # started by the extension
         self._closed = False
+
+    # ------------------------------------------------------------------ health
+
+    def _new_scanner(self) -> None:
+        self.scanner = Scanner()
+
+    def _restart_checker(self) -> None:
+        self.hold_loop.reset()
+        if self.checker is not None:
+            self.checker.stop()
+            self.checker.start()
+
+    def tick_health(self) -> None:
+        """One supervisor round (periodic, on the server's event loop)."""
+        self.supervisor.tick()
 
     def decide_cell(
         self,
@@ -108,6 +136,7 @@ class ServerService:
 
     def check_holds(self) -> None:
         """Release approved holds, refuse denied or expired ones (called periodically)."""
+        self.hold_loop.tick()
         if not self.held:
             return
         governance = self.workspace.governance
@@ -135,10 +164,14 @@ class ServerService:
         if self._closed:
             return
         self._closed = True
-        if self.checker is not None:
-            self.checker.stop()
+        for ticker in (self.checker, self.health_ticker):
+            if ticker is not None:
+                ticker.stop()
         for waiting in self.held.values():
             for held in waiting:
                 held.refuse("the Jupyter server stopped before the approval was decided")
         self.held.clear()
-        self.workspace.close()
+        try:
+            self.workspace.close()
+        finally:
+            self.keeper.close()

@@ -21,7 +21,7 @@ def sqlite_errors(path: Path) -> Iterator[None]:
     """Turn any ``sqlite3`` error raised inside the block into a :class:`StoreError`."""
     try:
         yield
-    except sqlite3.DatabaseError as exc:
+    except sqlite3.Error as exc:  # DatabaseError, and ProgrammingError on a closed connection
         raise _translate(exc, path) from None
 
 
@@ -40,6 +40,11 @@ def _translate(exc: sqlite3.Error, path: Path) -> StoreError:
         )
     if "readonly" in lowered or "read-only" in lowered:
         return StoreError(f"database {path} is not writable: {text}")
+    if "closed database" in lowered:
+        return StoreError(
+            f"database {path} is offline: its connection was closed for recovery",
+            hint="run `grace status`; the supervisor reopens it once the store is restored",
+        )
     if "unable to open" in lowered:
         return StoreError(f"cannot open database {path}: {text}")
     return StoreError(f"database {path}: {text}")
@@ -122,6 +127,17 @@ class SQLiteTables:
                 self._conn.execute("ROLLBACK")
                 raise
             self._conn.execute("COMMIT")
+
+    @contextlib.contextmanager
+    def offline(self) -> Iterator[None]:
+        """Close the connection for the block (files may be replaced), then reopen it."""
+        with self._lock:
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.close()
+            try:
+                yield
+            finally:
+                self._conn = connect_sqlite(self.path, readonly=self.readonly)
 
     def close(self) -> None:
         with self._lock, sqlite_errors(self.path):

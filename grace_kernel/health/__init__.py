@@ -1,0 +1,57 @@
+"""Self-healing (issue 8): components, checks, the supervisor, modes and incidents.
+
+- :class:`Registry` of :class:`Component` (check, dependencies, restart, criticality);
+- checks: :class:`StoreKeeper` (the ledger's SQLite file, with verified backups
+  and restore), :func:`policy_check`, :func:`scanner_check`, :class:`LoopMonitor`,
+  :class:`ProcessPressure`; each is bounded by :func:`run_bounded`;
+- :class:`Supervisor`: restarts with :class:`Backoff` and :class:`Intensity`,
+  cascade detection (:func:`roots`), the :class:`Mode`, :class:`Incident` records;
+- :func:`workspace_supervisor` wires the standard components of a workspace;
+  :func:`set_manual_mode` is what ``grace mode set`` does once governance allows it.
+"""
+
+from grace_kernel.health._backoff import Backoff, Intensity
+from grace_kernel.health._cascade import mode_for, roots
+from grace_kernel.health._checks import (
+    LoopMonitor,
+    ProcessPressure,
+    policy_check,
+    run_bounded,
+    scanner_check,
+)
+from grace_kernel.health._incidents import Incident, IncidentStore
+from grace_kernel.health._model import CheckResult, Health, Mode
+from grace_kernel.health._records import HEALTH_INCIDENT, HEALTH_TRANSITION, STORE_RESTORE
+from grace_kernel.health._registry import Component, Registry, Strategy
+from grace_kernel.health._store import StoreKeeper, restore_unopened, unopenable
+from grace_kernel.health._supervisor import Supervisor
+from grace_kernel.health._wiring import set_manual_mode, workspace_supervisor
+
+__all__ = [
+    "HEALTH_INCIDENT",
+    "HEALTH_TRANSITION",
+    "STORE_RESTORE",
+    "Backoff",
+    "CheckResult",
+    "Component",
+    "Health",
+    "Incident",
+    "IncidentStore",
+    "Intensity",
+    "LoopMonitor",
+    "Mode",
+    "ProcessPressure",
+    "Registry",
+    "StoreKeeper",
+    "Strategy",
+    "Supervisor",
+    "mode_for",
+    "policy_check",
+    "restore_unopened",
+    "roots",
+    "run_bounded",
+    "scanner_check",
+    "set_manual_mode",
+    "unopenable",
+    "workspace_supervisor",
+]
