@@ -47,6 +47,7 @@ bench: setup
 	$(BIN)/python bench/cell_overhead.py
 	$(BIN)/python bench/server_overhead.py
 	$(BIN)/python bench/sandbox.py
+	$(BIN)/python bench/healing.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -21,6 +21,7 @@ from grace_kernel.events import (
     PolicyReloadFailed,
     schema_path,
 )
+from grace_kernel.health._kernels import ServerKernels
 from grace_kernel.server._connection import GraceWebsocketConnection
 from grace_kernel.server._handlers import register
 from grace_kernel.server._sandboxing import GraceServer, SandboxMode, start_placed
@@ -31,6 +32,7 @@ __all__ = ["load"]
 
 HOLD_CHECK_MS = int(HOLD_CHECK_S * 1000)
 HEALTH_TICK_MS = 2000
+KERNEL_TICK_MS = 250  # the kernel watchdog: a dead kernel is seen within a tick
 EVENT_KINDS: tuple[type[Event], ...] = (
     AlertChanged,
     CheckpointWritten,
@@ -60,6 +62,9 @@ def load(serverapp: Any) -> None:
     service.checker.start()
     service.health_ticker = PeriodicCallback(service.tick_health, HEALTH_TICK_MS)
     service.health_ticker.start()
+    service.kernels = ServerKernels(serverapp.kernel_manager, service.supervisor, serverapp.log)
+    service.kernel_ticker = PeriodicCallback(service.kernels.tick, KERNEL_TICK_MS)
+    service.kernel_ticker.start()
     serverapp.web_app.settings["grace_service"] = service
     GraceWebsocketConnection.services.append(service)
     serverapp.log.info("Grace governs kernels; workspace %s", grace.home)

@@ -18,6 +18,7 @@ from tornado.ioloop import PeriodicCallback
 
 from grace_kernel.governance import Decision, Principal
 from grace_kernel.health import LoopMonitor, StoreKeeper, Supervisor, workspace_supervisor
+from grace_kernel.health._kernels import ServerKernels
 from grace_kernel.hunter import Scanner
 from grace_kernel.runs._records import CELL_EXECUTION, cell_action, cell_record
 from grace_kernel.workspace import Workspace
@@ -55,6 +56,8 @@ class ServerService:
             loops=[(self.hold_loop, self._restart_checker)],
         )
         self.health_ticker: PeriodicCallback | None = None  # started by the extension
+        self.kernels: ServerKernels | None = None  # the kernel watchdog, set by the extension
+        self.kernel_ticker: PeriodicCallback | None = None
         self._closed = False
 
     # ------------------------------------------------------------------ health
@@ -164,9 +167,11 @@ class ServerService:
         if self._closed:
             return
         self._closed = True
-        for ticker in (self.checker, self.health_ticker):
+        for ticker in (self.checker, self.health_ticker, self.kernel_ticker):
             if ticker is not None:
                 ticker.stop()
+        if self.kernels is not None:
+            self.kernels.close()
         for waiting in self.held.values():
             for held in waiting:
                 held.refuse("the Jupyter server stopped before the approval was decided")
