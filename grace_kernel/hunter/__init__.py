@@ -40,6 +40,7 @@ __all__ = [
     "scan_notebook",
     "scan_path",
     "scan_paths",
+    "summarize",
     "to_sarif",
     "write_baseline",
 ]
@@ -53,6 +54,7 @@ _LAZY = {
     "Fix": "_model",
     "RuleMeta": "_model",
     "Severity": "_model",
+    "summarize": "_model",
     "ScanCache": "_cache",
     "ScanResult": "_scan",
     "Scanner": "_scan",
@@ -69,7 +71,14 @@ _LAZY = {
 if TYPE_CHECKING:
     from grace_kernel.hunter._alerts import AlertStore
     from grace_kernel.hunter._cache import ScanCache
-    from grace_kernel.hunter._model import Confidence, Finding, Fix, RuleMeta, Severity
+    from grace_kernel.hunter._model import (
+        Confidence,
+        Finding,
+        Fix,
+        RuleMeta,
+        Severity,
+        summarize,
+    )
     from grace_kernel.hunter._registry import ENTRY_POINT_GROUP, RuleRegistry
     from grace_kernel.hunter._report import (
         apply_fixes,

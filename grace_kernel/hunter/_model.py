@@ -14,11 +14,12 @@ import dataclasses
 import enum
 import hashlib
 import re
+from collections.abc import Iterable
 from typing import Any
 
-from grace_kernel.governance import Severity
+from grace_kernel.governance import Findings, Severity
 
-__all__ = ["Confidence", "Finding", "Fix", "RuleMeta", "Severity", "normalize_code"]
+__all__ = ["Confidence", "Finding", "Fix", "RuleMeta", "Severity", "normalize_code", "summarize"]
 
 
 class Confidence(enum.IntEnum):
@@ -132,3 +133,15 @@ class Finding:
             },
             "fix_hint": self.rule.fix,
         }
+
+
+def summarize(findings: Iterable[Finding]) -> Findings:
+    """Hunter's findings as the three numbers policy compares."""
+    items = list(findings)
+    if not items:
+        return Findings()
+    return Findings(
+        count=len(items),
+        max_severity=Severity(max(int(f.effective_severity) for f in items)),
+        rule_ids=frozenset(f.rule_id for f in items),
+    )

@@ -44,14 +44,13 @@ from grace_kernel.governance import (
     Principal,
     facts_for,
 )
-from grace_kernel.hunter import Finding, Scanner
+from grace_kernel.hunter import Finding, Scanner, summarize
 from grace_kernel.kernel._guard import GuardBlock, GuardConfig, GuardHandle, Verdict, install_guard
 from grace_kernel.runs._records import (
     CELL_EXECUTION,
     cell_action,
     cell_record,
     guard_blocked,
-    summarize,
 )
 from grace_kernel.workspace import Workspace
 

@@ -22,6 +22,7 @@ from grace_kernel.governance import (
     Principal,
     Severity,
 )
+from grace_kernel.hunter import summarize
 from grace_kernel.quarantine._index import QuarantineEntry
 
 if TYPE_CHECKING:
@@ -88,14 +89,6 @@ def restore_file(
         return ws.quarantine.restore(entry, dest, by=principal, approval_id=decision.approval_id)
 
 
-def _summary(findings: Sequence[Finding]) -> Findings:
-    return Findings(
-        count=len(findings),
-        max_severity=max((f.effective_severity for f in findings), default=Severity.NONE),
-        rule_ids=frozenset(f.rule.id for f in findings),
-    )
-
-
 def quarantine_critical(
     ws: Workspace, path: Path, findings: Sequence[Finding]
 ) -> QuarantineEntry | None:
@@ -105,7 +98,7 @@ def quarantine_critical(
     :meth:`Governance.explain` says Hunter may; only then is the action
     governed (recorded) and the file moved.
     """
-    summary = _summary(findings)
+    summary = summarize(findings)
     if summary.max_severity < Severity.CRITICAL:
         return None
     critical = sorted({f.rule.id for f in findings if f.effective_severity >= Severity.CRITICAL})

@@ -22,8 +22,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from grace_kernel.events import GuardBlocked
-from grace_kernel.governance import Action, ActionKind, Decision, Findings, Principal, Severity
-from grace_kernel.hunter import Finding, Scanner
+from grace_kernel.governance import Action, ActionKind, Decision, Principal
+from grace_kernel.hunter import Finding, Scanner, summarize
 from grace_kernel.ledger import Subject, canonical_json, predicate_type_urn
 
 __all__ = [
@@ -56,18 +56,6 @@ def source_text(source: str | Sequence[str]) -> str:
 
 def code_digest(source: str | Sequence[str]) -> str:
     return hashlib.sha256(source_text(source).encode("utf-8", "surrogatepass")).hexdigest()
-
-
-def summarize(findings: Iterable[Finding]) -> Findings:
-    """Hunter's findings as the three numbers policy compares."""
-    items = list(findings)
-    if not items:
-        return Findings()
-    return Findings(
-        count=len(items),
-        max_severity=Severity(max(int(f.effective_severity) for f in items)),
-        rule_ids=frozenset(f.rule_id for f in items),
-    )
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -32,9 +32,8 @@ from grace_kernel.governance import (
     host_facts,
     path_facts,
 )
-from grace_kernel.hunter import Scanner
+from grace_kernel.hunter import Scanner, summarize
 from grace_kernel.ledger import Subject, predicate_type_urn
-from grace_kernel.runs._records import summarize
 from grace_kernel.sandbox._langs import language
 from grace_kernel.sandbox._probe import IsolationReport, probe
 from grace_kernel.sandbox._run import (

@@ -38,10 +38,9 @@ from traitlets.config import Configurable
 
 from grace_kernel.events import KernelSandboxed
 from grace_kernel.governance import Principal, Severity
-from grace_kernel.hunter import Scanner
+from grace_kernel.hunter import Scanner, summarize
 from grace_kernel.ledger import Subject, predicate_type_urn
 from grace_kernel.runs._engine import GRACE_KERNEL_NAME
-from grace_kernel.runs._records import summarize
 from grace_kernel.sandbox import probe
 from grace_kernel.sandbox._provisioner import (
     PROVISIONER_NAME,
