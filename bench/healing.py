@@ -18,8 +18,20 @@ jupyter_client's default ``AsyncIOLoopKernelRestarter`` (the anchor:
   backtracking), so not even ipykernel's control thread answers; the
   watchdog's ``kernel_info`` probe (hung after 5 s) is what sees it.
 
+Store faults, on a real workspace whose supervisor ticks every second (as
+the server's does), the fault injected at a random moment of the tick:
+
+- **unwritable**: the database file loses its write permission;
+- **locked**: another process holds an exclusive lock on it;
+- **garbage**: its bytes are overwritten in place.
+
+Measured: from the fault to governance deciding in a non-normal mode (safe,
+or lockdown for garbage).  No anchor exists (nothing else watches the
+store); the target is the issue's.  The tick's own cost is printed too.
+
 Targets (issue 8): dead detected <= 1 s and recovered <= 3 s at p95; hung
-(stopped or stuck) detected <= 10 s.  Medians and p95 over ``--trials`` (>= 20) each.
+(stopped or stuck) detected <= 10 s; store failure to safe mode <= 2 s.
+Medians and p95 over ``--trials`` (>= 20) each.
 """
 
 from __future__ import annotations
@@ -30,15 +42,24 @@ import concurrent.futures
 import contextlib
 import json
 import os
+import random
 import signal
 import statistics
 import subprocess
+import sys
+import tempfile
+import threading
 import time
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from jupyter_client.ioloop.manager import AsyncIOLoopKernelManager
 
+from grace_kernel.config import Settings
+from grace_kernel.health import StoreKeeper, workspace_supervisor
 from grace_kernel.health._kernels import KernelEvent, KernelWatchdog, process_state
+from grace_kernel.workspace import Workspace
 
 TICK = 0.1
 
@@ -127,6 +148,100 @@ async def _trial(fault: str, arm: str, cap: float) -> tuple[float | None, float 
             await manager.shutdown_kernel(now=True)
 
 
+STORE_TICK = 1.0  # grace_kernel.server._extension.HEALTH_TICK_MS
+
+
+def _store_trial(fault: str, root: Path) -> tuple[float, float]:
+    """One store fault under a supervisor ticking every STORE_TICK s; (to safe, tick cost)."""
+    settings = Settings(home=root / ".grace", checkpoint_every=4)
+    with Workspace.open(settings) as ws:
+        keeper = StoreKeeper(ws, integrity_every=0.0, backup_every=0.0)
+        supervisor = workspace_supervisor(ws, keeper=keeper, stable_period=0.2)
+        try:
+            for i in range(6):
+                (root / "data.txt").write_text(f"result {i}\n")
+                ws.attest([root / "data.txt"])
+            started = time.perf_counter()
+            supervisor.tick()  # takes the verified backup
+            tick_cost = time.perf_counter() - started
+            stop = threading.Event()
+
+            def ticking() -> None:
+                while not stop.wait(STORE_TICK):
+                    supervisor.tick()
+
+            ticker = threading.Thread(target=ticking)
+            ticker.start()
+            try:
+                time.sleep(random.uniform(0.0, STORE_TICK))  # any moment of the tick
+                with _store_fault(fault, settings.db_path):
+                    faulted = time.monotonic()
+                    while ws.health_mode() == "normal":
+                        time.sleep(0.005)
+                    to_safe = time.monotonic() - faulted
+            finally:
+                stop.set()
+                ticker.join()
+        finally:
+            keeper.close()
+    return to_safe, tick_cost
+
+
+@contextlib.contextmanager
+def _store_fault(fault: str, db: Path) -> Iterator[None]:
+    if fault == "unwritable":
+        db.chmod(0o444)
+        try:
+            yield
+        finally:
+            db.chmod(0o644)
+    elif fault == "locked":
+        locker = subprocess.Popen(
+            [sys.executable, "-c", _LOCKER, str(db)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert locker.stdin is not None
+        assert locker.stdout is not None
+        try:
+            locker.stdout.readline()
+            yield
+        finally:
+            locker.stdin.close()
+            locker.wait()
+            locker.stdout.close()
+    else:
+        db.write_bytes(os.urandom(db.stat().st_size))
+        yield
+
+
+_LOCKER = (
+    "import sqlite3, sys\n"
+    "c = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+    "c.execute('BEGIN EXCLUSIVE')\n"
+    "print('locked', flush=True)\n"
+    "sys.stdin.read()\n"
+)
+
+
+def store_results(trials: int) -> dict[str, Any]:
+    results: dict[str, Any] = {}
+    for fault in ("unwritable", "locked", "garbage"):
+        to_safe: list[float | None] = []
+        costs: list[float] = []
+        for _ in range(trials):
+            with tempfile.TemporaryDirectory(prefix="grace-bench-store-") as tmp:
+                seconds, cost = _store_trial(fault, Path(tmp))
+            to_safe.append(seconds)
+            costs.append(cost)
+        results[f"store {fault}"] = {
+            "to_safe": _summary(to_safe),
+            "tick_ms": round(statistics.median(costs) * 1000, 1),
+        }
+    return results
+
+
 def _summary(samples: list[float | None]) -> dict[str, Any]:
     seen = [s for s in samples if s is not None]
     return {
@@ -170,13 +285,18 @@ def main() -> None:
     if args.trials < 1:
         parser.error("--trials must be positive")
     results = asyncio.run(main_async(args.trials, args.hung_cap))
+    stores = store_results(args.trials)
     if args.json:
-        print(json.dumps(results, indent=2))
+        print(json.dumps({**results, **stores}, indent=2))
         return
     print(f"kernel faults, {args.trials} trials each (median / p95)")
     print(f"{'fault / healer':<28} {'detected':<28} recovered")
     for name, row in results.items():
         print(f"{name:<28} {_cell(row['detect']):<28} {_cell(row['recover'])}")
+    print(f"\nstore faults, supervisor ticking every {STORE_TICK:g} s (median / p95)")
+    print(f"{'fault':<28} {'to safe mode':<28} tick cost")
+    for name, row in stores.items():
+        print(f"{name:<28} {_cell(row['to_safe']):<28} {row['tick_ms']:.1f} ms")
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from grace_kernel.health import (
     Mode,
     StoreKeeper,
     Supervisor,
+    heal_lines,
     restore_unopened,
     set_manual_mode,
     unopenable,
@@ -94,14 +95,8 @@ def heal(component: str | None, dry_run: bool) -> Result:
         done = supervisor.heal(None if restored else component, dry_run=dry_run)
         done["actions"] = restored + done["actions"]
         done["status"] = supervisor.status()
-    verb = "would" if dry_run else "did"
-    lines = [f"{a['component']}: {a['action']} ({a['detail']})" for a in done["actions"]]
-    lines = lines or ["nothing to heal: every component is healthy"]
-    lines.append(f"mode: {done['mode']} ({verb} run: {len(done['actions'])} action(s))")
     failed = [c["name"] for c in done["status"]["components"] if c["health"] == "failed"]
-    if failed and not dry_run:
-        lines.append(f"still failed: {', '.join(failed)}")
-    return done, "\n".join(lines), 1 if failed and not dry_run else 0
+    return done, "\n".join(heal_lines(done)), 1 if failed and not dry_run else 0
 
 
 @click.group()

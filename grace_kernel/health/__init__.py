@@ -7,7 +7,10 @@
 - :class:`Supervisor`: restarts with :class:`Backoff` and :class:`Intensity`,
   cascade detection (:func:`roots`), the :class:`Mode`, :class:`Incident` records;
 - :func:`workspace_supervisor` wires the standard components of a workspace;
-  :func:`set_manual_mode` is what ``grace mode set`` does once governance allows it.
+  :func:`set_manual_mode` is what ``grace mode set`` does once governance allows it;
+- :class:`RecordSpool`: records the store could not take, kept on disk until it can;
+- triggers: :class:`Signal` s from one kernel, :class:`BurstDetector` (a
+  :class:`Trigger`) and the :class:`BurstAction` a :class:`Burst` calls for.
 """
 
 from grace_kernel.health._backoff import Backoff, Intensity
@@ -21,17 +24,29 @@ from grace_kernel.health._checks import (
 )
 from grace_kernel.health._incidents import Incident, IncidentStore
 from grace_kernel.health._model import CheckResult, Health, Mode
-from grace_kernel.health._records import HEALTH_INCIDENT, HEALTH_TRANSITION, STORE_RESTORE
+from grace_kernel.health._records import (
+    HEALTH_INCIDENT,
+    HEALTH_TRANSITION,
+    HEALTH_TRIGGER,
+    STORE_RESTORE,
+)
 from grace_kernel.health._registry import Component, Registry, Strategy
+from grace_kernel.health._spool import RecordSpool
 from grace_kernel.health._store import StoreKeeper, restore_unopened, unopenable
 from grace_kernel.health._supervisor import Supervisor
+from grace_kernel.health._text import heal_lines
+from grace_kernel.health._triggers import Burst, BurstAction, BurstDetector, Signal, Trigger
 from grace_kernel.health._wiring import set_manual_mode, workspace_supervisor
 
 __all__ = [
     "HEALTH_INCIDENT",
     "HEALTH_TRANSITION",
+    "HEALTH_TRIGGER",
     "STORE_RESTORE",
     "Backoff",
+    "Burst",
+    "BurstAction",
+    "BurstDetector",
     "CheckResult",
     "Component",
     "Health",
@@ -41,10 +56,14 @@ __all__ = [
     "LoopMonitor",
     "Mode",
     "ProcessPressure",
+    "RecordSpool",
     "Registry",
+    "Signal",
     "StoreKeeper",
     "Strategy",
     "Supervisor",
+    "Trigger",
+    "heal_lines",
     "mode_for",
     "policy_check",
     "restore_unopened",

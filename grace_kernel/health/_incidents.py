@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -58,8 +59,10 @@ class Incident:
 
 
 class IncidentStore(SQLiteTables):
-    def __init__(self, path: Path) -> None:
-        super().__init__(path, _SCHEMA)
+    """The ``health_incidents`` table; ``readonly`` for readers such as a kernel's magics."""
+
+    def __init__(self, path: Path, *, readonly: bool = False) -> None:
+        super().__init__(path, _SCHEMA, readonly=readonly)
 
     def save(self, incident: Incident) -> None:
         with self._write() as conn:
@@ -81,6 +84,8 @@ class IncidentStore(SQLiteTables):
 
     def recent(self, limit: int = 10) -> list[Incident]:
         with self._read() as conn:
+            if self.readonly and not _has_table(conn):
+                return []  # a read-only reader does not create the table
             rows = conn.execute(
                 "SELECT id, root, members, cause, detected_at, healed_at, actions, mode_before,"
                 " mode_after FROM health_incidents ORDER BY detected_at DESC LIMIT ?",
@@ -100,3 +105,10 @@ class IncidentStore(SQLiteTables):
             )
             for r in rows
         ]
+
+
+def _has_table(conn: sqlite3.Connection) -> bool:
+    found = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'health_incidents'"
+    ).fetchone()
+    return found is not None

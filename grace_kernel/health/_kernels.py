@@ -27,7 +27,7 @@ import contextlib
 import dataclasses
 import functools
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -253,6 +253,23 @@ class KernelWatchdog:
         watched.fault_since = None
         self._set(kernel_id, watched, Health.OK, f"restarted after: {watched.fault}")
 
+    async def replace(self, kernel_id: str, prepare: Callable[[Any], Awaitable[None]]) -> None:
+        """Restart one kernel on purpose, after ``await prepare(manager)`` (e.g. a new spec).
+
+        The watchdog stands aside meanwhile (the restart is no fault) and starts
+        probing the new process afresh.  Raises what the restart raises.
+        """
+        watched = self._kernels[kernel_id]
+        watched.restarting = True
+        self._close_client(watched)
+        try:
+            await prepare(watched.manager)
+            await watched.manager.restart_kernel(now=True)
+        finally:
+            watched.restarting = False
+            watched.last_answer = self.clock()
+            watched.fault_since = None
+
     def _emit(self, event: KernelEvent) -> None:
         if self.on_event is not None:
             self.on_event(event)
@@ -286,8 +303,8 @@ class ServerKernels:
             manager = self.kernel_manager.get_kernel(kernel_id)
             # One healer per kernel: jupyter_client's restarter, racing the watchdog
             # for a dead kernel, would start a second process and orphan one.
+            manager.stop_restarter()  # first: stop_restarter() does nothing once autorestart is off
             manager.autorestart = False
-            manager.stop_restarter()
             self.dog.watch(kernel_id, manager)
             check = functools.partial(self.dog.check, kernel_id)
             registry.add(Component(f"kernel:{kernel_id}", check))
@@ -305,6 +322,23 @@ class ServerKernels:
             self.log.warning(
                 "Grace kernel watchdog: %s %s: %s", event.kind, event.kernel_id, event.detail
             )
+        component = f"kernel:{event.kernel_id}"
+        if event.kind in ("dead", "hung", "gave-up"):
+            self.supervisor.observe(
+                CheckResult(component=component, health=Health.FAILED, detail=event.detail)
+            )
+        elif event.kind == "restarted":
+            action = {"component": component, "action": "restart", "detail": event.detail}
+            self.supervisor.observe(
+                CheckResult(
+                    component=component, health=Health.OK, detail=f"restarted after: {event.detail}"
+                ),
+                actions=[{**action, "seconds_since_fault": event.since_fault}],
+            )
+        if event.kind == "restarted":
+            self.tell_frontends(event.kernel_id, "restart")
+        elif event.kind == "gave-up":
+            self.tell_frontends(event.kernel_id, "dead")
         predicate = {
             "kernel_id": event.kernel_id,
             "event": event.kind,
@@ -322,6 +356,44 @@ class ServerKernels:
         except Exception as exc:  # the store may be the thing that is down: say so, go on
             if self.log is not None:
                 self.log.error("Grace kernel watchdog: cannot record %s: %s", event.kind, exc)
+
+    def tell_frontends(self, kernel_id: str, event: str) -> None:
+        """Fire the kernel's ``restart`` or ``dead`` callbacks, as jupyter_client's restarter would.
+
+        jupyter_server's websocket connections register there and answer with a
+        ``restarting`` (or ``dead``) status; JupyterLab then reconnects, which
+        is also how its sockets find a kernel whose connection changed.  The
+        restarter itself is stopped (one healer per kernel), so the watchdog
+        fires them.  Couples to ``KernelManager._restarter``: jupyter_client
+        has no public accessor for the registered callbacks.
+        """
+        try:
+            manager = self.kernel_manager.get_kernel(kernel_id)
+        except KeyError:
+            return
+        restarter = getattr(manager, "_restarter", None)
+        callbacks = getattr(restarter, "callbacks", None) or {}
+        for callback in list(callbacks.get(event, [])):
+            try:
+                callback()
+            except Exception as exc:  # one broken listener must not stop the others
+                if self.log is not None:
+                    self.log.error("Grace kernel watchdog: %s callback failed: %s", event, exc)
+
+    async def isolate(self, kernel_id: str, kernel_name: str) -> None:
+        """Restart a running kernel under another kernelspec (the sandboxed one)."""
+
+        async def switch(manager: Any) -> None:
+            # jupyter_client keeps a kernel's provisioner across restarts: stop the kernel,
+            # drop its provisioner and connection file, and the restart below builds new
+            # ones from the new kernelspec (jupyter_client reloads it when the name changes).
+            await manager.shutdown_kernel(now=True, restart=True)
+            manager.cleanup_connection_file()
+            manager.provisioner = None
+            manager.kernel_name = kernel_name
+
+        await self.dog.replace(kernel_id, switch)
+        self.tell_frontends(kernel_id, "restart")
 
     def close(self) -> None:
         self.dog.close()

@@ -1,4 +1,4 @@
-"""The signed records health writes: mode transitions, incidents, store restores."""
+"""The signed records health writes: mode transitions, incidents, restores, triggers."""
 
 from __future__ import annotations
 
@@ -8,11 +8,18 @@ from typing import Any
 
 from grace_kernel.ledger import Entry, Ledger, Subject, canonical_json, predicate_type_urn
 
-__all__ = ["HEALTH_INCIDENT", "HEALTH_TRANSITION", "STORE_RESTORE", "append_health_record"]
+__all__ = [
+    "HEALTH_INCIDENT",
+    "HEALTH_TRANSITION",
+    "HEALTH_TRIGGER",
+    "STORE_RESTORE",
+    "append_health_record",
+]
 
 HEALTH_TRANSITION = predicate_type_urn("health-transition")
 HEALTH_INCIDENT = predicate_type_urn("health-incident")
 STORE_RESTORE = predicate_type_urn("health-store-restore")
+HEALTH_TRIGGER = predicate_type_urn("health-trigger")  # a burst of security signals, contained
 
 SUPERVISOR = "service:grace-supervisor"
 

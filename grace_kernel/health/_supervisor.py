@@ -83,6 +83,8 @@ class Supervisor:
         self._incidents: IncidentStore | None = None
         self.journal: collections.deque[dict[str, Any]] = collections.deque(maxlen=200)
         self.last_error: str | None = None
+        self._manual_cause = f"set by hand to {self.manual.value}"
+        self._manual_dirty = False  # a containment floor not yet stored
         if workspace is not None:
             workspace.mode_source = lambda: self.mode.value
 
@@ -164,6 +166,48 @@ class Supervisor:
             state.backoff.reset()
             state.given_up = False
         return found
+
+    def observe(self, result: CheckResult, *, actions: Iterable[dict[str, Any]] = ()) -> None:
+        """A verdict (and what was done about it) reached between ticks.
+
+        The kernel watchdog heals kernels itself, usually well within one
+        supervisor tick, so a tick alone would never see the failure: it
+        reports here instead.  A failure opens or joins the incident exactly as
+        a failed check would; ``actions`` (a restart, an isolation) are added
+        to the open incident.  Recorded at the next flush.
+        """
+        now = self._clock()
+        self._state(result.component).result = result
+        if result.health is Health.FAILED:
+            known = {n: s.result for n, s in self._states.items() if s.result is not None}
+            self._track({**known, result.component: result}, now)
+        done = [{**a, "at": a.get("at", self._wall())} for a in actions]
+        if done and self.incident is not None:
+            self.incident.actions.extend(done)
+            self._dirty[self.incident.id] = self.incident
+        self._flush_if_possible()
+
+    def when_store_healthy(self, hook: Callable[[], object]) -> None:
+        """Call ``hook`` after every flush that found the store healthy (e.g. drain a spool)."""
+        self._on_store_healthy.append(hook)
+
+    def contain(self, mode: Mode, cause: str) -> None:
+        """Raise the mode floor to ``mode`` at once (a trigger's containment).
+
+        The floor is stored like a manual mode, so it survives restarts; only a
+        person lowers it again, through ``grace mode set`` and its approval.
+        """
+        if mode.rank > self.manual.rank:
+            self.manual, self._manual_cause, self._manual_dirty = mode, cause, True
+        if mode.rank > self.mode.rank:
+            self._transition(mode, cause)
+        self._flush_if_possible()
+
+    def _flush_if_possible(self) -> None:
+        store = self._states.get(self.store or "")
+        known = None if store is None else store.result
+        if self.workspace is not None and (known is None or known.ok):
+            self._flush()
 
     # ------------------------------------------------------------------ incidents
 
@@ -282,7 +326,7 @@ class Supervisor:
         auto, cause = mode_for(results, self.registry, given_up=given_up)
         target = auto
         if self.manual.rank > auto.rank:
-            target, cause = self.manual, f"set by hand to {self.manual.value}"
+            target, cause = self.manual, self._manual_cause
         if target.rank > self.mode.rank:
             self._transition(target, cause)
         elif target.rank < self.mode.rank:
@@ -317,6 +361,10 @@ class Supervisor:
         assert self.workspace is not None  # _store_ok guarantees it
         ledger = self.workspace.ledger
         try:
+            if self._manual_dirty:
+                with ledger.store.write() as txn:
+                    txn.set_meta(MANUAL_META, self.manual.value)
+                self._manual_dirty = False
             while self._pending:
                 predicate_type, subject, predicate = self._pending[0]
                 entry = append_health_record(ledger, predicate_type, subject, predicate)
@@ -328,7 +376,9 @@ class Supervisor:
                     incidents.save(self._dirty.pop(key))
             with ledger.store.read() as txn:
                 stored, manual = txn.get_meta("health.mode"), txn.get_meta(MANUAL_META)
-            self.manual = Mode(manual or "normal")
+            if Mode(manual or "normal") is not self.manual:  # changed by `grace mode set`
+                self.manual = Mode(manual or "normal")
+                self._manual_cause = f"set by hand to {self.manual.value}"
             if stored != self.mode.value:
                 with ledger.store.write() as txn:
                     txn.set_meta("health.mode", self.mode.value)

@@ -894,16 +894,18 @@ def _build(config: GuardConfig) -> tuple[_Hook, _Ops, dict[str, dict[str, Callab
             return ""
         return words[0].replace("'", "").replace('"', "").replace("\\", "")
 
-    sandbox_cli = (real(sys.executable), ["-I", "-m", "grace_kernel.cli", "sandbox", "run"])
+    # Grace's own commands a magic hands work to: the sandbox runner (governs sandbox.run,
+    # isolates what it runs) and the healer (restarts Grace's components, signs what it did).
+    grace_python = real(sys.executable)
+    grace_clis = (["sandbox", "run"], ["heal"])
 
-    def is_sandbox_cli(program: str, argv: list[str], env: dict[str, str] | None) -> bool:
-        """``python -I -m grace_kernel.cli sandbox run ...``: this interpreter, env unchanged."""
-        return (
-            env is None
-            and program != ""
-            and real(program) == sandbox_cli[0]
-            and argv[1:6] == sandbox_cli[1]
-        )
+    def is_grace_cli(program: str, argv: list[str], env: dict[str, str] | None) -> bool:
+        """``python -I -m grace_kernel.cli sandbox run|heal ...``: this python, env unchanged."""
+        if env is not None or program == "" or real(program) != grace_python:
+            return False
+        if argv[1:4] != ["-I", "-m", "grace_kernel.cli"]:
+            return False
+        return any(argv[4 : 4 + len(words)] == words for words in grace_clis)
 
     def argv_of(value: Any) -> list[str]:
         if type_(value) is str_ or type_(value) is bytes_:
@@ -993,8 +995,7 @@ def _build(config: GuardConfig) -> tuple[_Hook, _Ops, dict[str, dict[str, Callab
         changed = env_problem(env)
         if changed is not None:
             return (command, "guard-exec-env", f"a changed {changed} steers what the child runs")
-        if event == "subprocess.Popen" and is_sandbox_cli(program, argv, env):
-            # Grace's own sandbox runner governs (sandbox.run) and isolates what it runs.
+        if event == "subprocess.Popen" and is_grace_cli(program, argv, env):
             st.popen_frame = origin
             return None
         where = locate(program, cwd, env)

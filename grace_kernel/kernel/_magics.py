@@ -24,6 +24,7 @@ from IPython.core.interactiveshell import InteractiveShell
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 
 from grace_kernel.errors import GraceError
+from grace_kernel.health import Incident, heal_lines
 from grace_kernel.hunter import Finding
 from grace_kernel.kernel._reader import WorkspaceReader
 from grace_kernel.kernel._session import KernelSession
@@ -31,7 +32,8 @@ from grace_kernel.kernel._session import KernelSession
 __all__ = ["HELP", "GraceMagics"]
 
 HELP = """\
-%grace status                 trust mode, workspace, ledger, policies, guard
+%grace status                 trust mode, workspace, ledger, policies, guard, health
+%grace heal [COMPONENT]       check Grace's components now, restart what failed (--dry-run)
 %grace scan [PATH]            Hunter findings for a file (or, as %%grace scan, this cell)
 %grace scan --notebook PATH   findings in every cell of a notebook
 %%grace policy                what would be decided for this cell, and why (nothing runs)
@@ -97,6 +99,7 @@ class GraceMagics(Magics):
             "alerts": self._alerts,
             "approvals": self._approvals,
             "sandbox": self._sandbox,
+            "heal": self._heal,
         }
 
     @line_cell_magic
@@ -158,18 +161,21 @@ class GraceMagics(Magics):
                     guarded,
                 ]
             )
-        info = self._reader().summary()
+        reader = self._reader()
+        info = reader.summary()
+        floor = f" (floor set: {info['manual']})" if info["manual"] != "normal" else ""
         return "\n".join(
             [
                 f"trust:     {trust}",
                 f"workspace: {info['workspace']}",
-                f"mode:      {info['mode']}",
+                f"mode:      {info['mode']}{floor}",
                 f"ledger:    {info['records']} records, latest checkpoint at "
                 f"{info['latest_checkpoint']}",
                 policies,
                 f"approvals: {info['pending_approvals']} pending",
                 f"alerts:    {info['open_alerts']} open",
                 guarded,
+                *_incident_lines(reader.incidents(5)),
             ]
         )
 
@@ -310,24 +316,57 @@ class GraceMagics(Magics):
 
     def _run_sandbox(self, argv: list[str], code: str) -> dict[str, Any]:
         """Hand the cell to ``grace sandbox run`` (a separate, trusted process) and wait."""
+        return self._run_cli(argv, code.encode(), "sandbox runner")
+
+    def _run_cli(self, argv: list[str], stdin: bytes, what: str) -> dict[str, Any]:
+        """Run one of Grace's own commands (the guard lets exactly these through); its JSON."""
         try:
             done = subprocess.run(
                 argv,
                 executable=sys.executable,
-                input=code.encode(),
+                input=stdin,
                 capture_output=True,
                 cwd=self.session.root,
                 check=False,
             )
         except OSError as exc:
-            raise GraceError(f"cannot start Grace's sandbox runner: {exc}") from None
+            raise GraceError(f"cannot start Grace's {what}: {exc}") from None
         try:
             doc: dict[str, Any] = json.loads(done.stdout)
         except ValueError:
             tail = done.stderr.decode(errors="replace").strip()[-500:]
             status = done.returncode
-            raise GraceError(f"the sandbox runner failed (exit {status}): {tail}") from None
+            raise GraceError(f"the {what} failed (exit {status}): {tail}") from None
         return doc
+
+    def _heal(self, req: _Request) -> str:
+        """``grace heal`` in a separate process: it holds the key this kernel must not."""
+        if self.session.sandbox is not None:
+            raise GraceError(
+                "this kernel runs in the OS sandbox, where Grace's components are out of reach",
+                hint="run `grace heal` in a terminal",
+            )
+        parser = _Parser(prog="%grace heal", add_help=False)
+        parser.add_argument("component", nargs="?")
+        parser.add_argument("--dry-run", action="store_true")
+        opts = parser.parse_args(req.args)
+        argv = [sys.executable, "-I", "-m", "grace_kernel.cli", "heal", "--json"]
+        argv += ["--dry-run"] if opts.dry_run else []
+        argv += [opts.component] if opts.component else []
+        doc = self._run_cli(argv, b"", "healer")
+        if doc.get("ok") is False and "error" in doc:
+            error = doc["error"]
+            hint = f"\n  hint: {error['hint']}" if error.get("hint") else ""
+            return f"%grace heal: {error['message']}{hint}"
+        return "\n".join(heal_lines(doc))
+
+
+def _incident_lines(incidents: list[Incident]) -> list[str]:
+    lines = [f"incidents: {len(incidents)} recent" + (":" if incidents else "")]
+    for i in incidents:
+        state = "open" if i.open else "healed"
+        lines.append(f"  {i.id} root {i.root} ({state}, {i.mode_after}): {i.cause}")
+    return lines
 
 
 def _sandbox_output(doc: dict[str, Any]) -> str:

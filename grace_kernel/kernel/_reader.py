@@ -15,6 +15,8 @@ from typing import Any
 from grace_kernel.config import Settings
 from grace_kernel.errors import GraceEnvironmentError, MalformedRecordError
 from grace_kernel.governance import ApprovalRequest, ApprovalStore
+from grace_kernel.health import Incident, IncidentStore
+from grace_kernel.health._supervisor import MANUAL_META
 from grace_kernel.hunter import AlertStore
 from grace_kernel.hunter._alerts import Alert
 from grace_kernel.ledger import Envelope, SQLiteLedgerStore, Statement, VerifyReport
@@ -46,6 +48,7 @@ class WorkspaceReader:
         with self._store() as store, store.read() as txn:
             size = txn.size()
             mode = txn.get_meta("health.mode") or "normal"
+            manual = txn.get_meta(MANUAL_META) or "normal"
             checkpoints = store.checkpoints()
         latest = max(checkpoints, key=lambda c: c.size) if checkpoints else None
         return {
@@ -53,9 +56,18 @@ class WorkspaceReader:
             "records": size,
             "latest_checkpoint": None if latest is None else latest.size,
             "mode": mode,
+            "manual": manual,
             "pending_approvals": len(self.approvals(state="pending")),
             "open_alerts": len(self.alerts(state="open")),
         }
+
+    def incidents(self, limit: int = 10) -> list[Incident]:
+        """The newest health incidents (none before the supervisor first recorded one)."""
+        store = IncidentStore(self.settings.db_path, readonly=True)
+        try:
+            return store.recent(limit)
+        finally:
+            store.close()
 
     def tail(self, count: int) -> list[dict[str, Any]]:
         with self._store() as store, store.read() as txn:

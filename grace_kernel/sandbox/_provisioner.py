@@ -356,6 +356,7 @@ class SandboxProvisioner(LocalProvisioner):
             self._dir = _KernelDir(str(self.kernel_id))
         km.transport = "ipc"
         km.ip = self._dir.ipc_prefix
+        km.cache_ports = False  # TCP port caching; a kernel moved here from tcp still has it on
         km.connection_file = str(self._dir.connection_file)
         kwargs = await super().pre_launch(**kwargs)
         self._dir.give(self._dir.connection_file, probe())

@@ -31,7 +31,7 @@ from jupyter_server.services.kernels.connection.base import (
 )
 from jupyter_server.services.kernels.connection.channels import ZMQChannelsWebsocketConnection
 
-from grace_kernel.governance import Decision, Effect
+from grace_kernel.governance import Decision, Effect, Severity
 from grace_kernel.hunter import Confidence, Scanner
 from grace_kernel.runs._records import guard_blocked
 from grace_kernel.server._service import Held, ServerService
@@ -70,6 +70,7 @@ class _Running:
     guard_blocks: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     redactions: list[str] = dataclasses.field(default_factory=list)
     status: str = "ok"
+    parent: dict[str, Any] = dataclasses.field(default_factory=dict)  # the request's header
 
 
 class GraceWebsocketConnection(ZMQChannelsWebsocketConnection):
@@ -83,7 +84,10 @@ class GraceWebsocketConnection(ZMQChannelsWebsocketConnection):
     async def close_all(cls) -> None:
         await super().close_all()
         while cls.services:
-            cls.services.pop().close()
+            service = cls.services.pop()
+            if service.containment is not None:  # a containment half done is finished first
+                await service.containment.close()
+            service.close()
 
     @property
     def grace(self) -> ServerService | None:
@@ -165,6 +169,17 @@ class GraceWebsocketConnection(ZMQChannelsWebsocketConnection):
             notebook=self._notebook,
             cell_id=cell_id,
         )
+        found = decision.action.findings
+        if found.max_severity >= Severity.HIGH:  # for the burst triggers, whatever was decided
+            rules = ", ".join(sorted(found.rule_ids))
+            where = f"{self._notebook}#{cell_id}"
+            service.signal(
+                self.kernel_id,
+                "findings",
+                found.max_severity,
+                f"{where}: {rules}",
+                notebook=self._notebook,
+            )
         if decision.effect is Effect.DENY:
             service.record_cell(
                 notebook=self._notebook,
@@ -217,7 +232,11 @@ class GraceWebsocketConnection(ZMQChannelsWebsocketConnection):
             "mode": decision.mode,
         }
         self._running[str(request.header.get("msg_id"))] = _Running(
-            cell_id=cell_id, code_sha256=code_sha, decision=decision, started=time.time()
+            cell_id=cell_id,
+            code_sha256=code_sha,
+            decision=decision,
+            started=time.time(),
+            parent=dict(request.header),
         )
         stream = self.channels[request.channel]
         if self.subprotocol == V1:
@@ -248,8 +267,13 @@ class GraceWebsocketConnection(ZMQChannelsWebsocketConnection):
         traceback = [f"{ename}: {text}"]
         if decision is not None:
             traceback.extend(decision.explain().splitlines())
+        self._answer_error(request.header, ename, text, traceback)
+
+    def _answer_error(
+        self, parent: dict[str, Any], ename: str, text: str, traceback: list[str]
+    ) -> None:
+        """An error output and an error execute_reply for ``parent``, between busy and idle."""
         error = {"ename": ename, "evalue": text, "traceback": traceback}
-        parent = request.header
         self._send_to_frontend("iopub", "status", {"execution_state": "busy"}, parent)
         self._send_to_frontend("iopub", "error", error, parent)
         reply = {"status": "error", "execution_count": None, **error}
@@ -322,6 +346,30 @@ class GraceWebsocketConnection(ZMQChannelsWebsocketConnection):
             self._record(running)
         return outgoing_msg
 
+    def on_kernel_restarted(self) -> None:
+        """The kernel was restarted (by the watchdog or jupyter_client): its cells are lost."""
+        self._abandon("lost: the kernel was restarted while the cell ran")
+        super().on_kernel_restarted()
+
+    def on_restart_failed(self) -> None:
+        self._abandon("lost: the kernel died and was not restarted")
+        super().on_restart_failed()
+
+    def _abandon(self, status: str) -> None:
+        """Record the cells that were running: what they printed so far is not lost."""
+        running, self._running = list(self._running.values()), {}
+        for cell in running:
+            cell.status = status
+            try:
+                self._record(cell)
+            except Exception as exc:  # the store may be the thing that is down
+                self.log.error("Grace could not record lost cell %s: %s", cell.cell_id, exc)
+            if cell.parent:  # no client waits forever for a reply that cannot come
+                text = status.removeprefix("lost: ")
+                self._answer_error(
+                    cell.parent, "GraceKernelLost", text, [f"GraceKernelLost: {text}"]
+                )
+
     def _record(self, running: _Running) -> None:
         service = self.grace
         if service is None:
@@ -338,7 +386,11 @@ class GraceWebsocketConnection(ZMQChannelsWebsocketConnection):
             guard_blocks=running.guard_blocks,
             redactions=running.redactions,
         )
-        for block in running.guard_blocks:  # alerts, and Jupyter's event bus
+        for block in running.guard_blocks:  # alerts, Jupyter's event bus, the burst triggers
+            what = f"{block.get('event', '?')} {block.get('target', '?')}"
+            service.signal(
+                self.kernel_id, "guard-block", Severity.HIGH, what, notebook=self._notebook
+            )
             service.workspace.events.emit(
                 guard_blocked(
                     block,

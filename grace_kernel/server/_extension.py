@@ -21,8 +21,10 @@ from grace_kernel.events import (
     PolicyReloadFailed,
     schema_path,
 )
+from grace_kernel.health import BurstAction, BurstDetector
 from grace_kernel.health._kernels import ServerKernels
 from grace_kernel.server._connection import GraceWebsocketConnection
+from grace_kernel.server._containment import Containment
 from grace_kernel.server._handlers import register
 from grace_kernel.server._sandboxing import GraceServer, SandboxMode, start_placed
 from grace_kernel.server._service import HOLD_CHECK_S, ServerService
@@ -31,7 +33,7 @@ from grace_kernel.workspace import Workspace
 __all__ = ["load"]
 
 HOLD_CHECK_MS = int(HOLD_CHECK_S * 1000)
-HEALTH_TICK_MS = 2000
+HEALTH_TICK_MS = 1000  # store failure to safe mode within ~1 s (target 2 s)
 KERNEL_TICK_MS = 250  # the kernel watchdog: a dead kernel is seen within a tick
 EVENT_KINDS: tuple[type[Event], ...] = (
     AlertChanged,
@@ -63,6 +65,13 @@ def load(serverapp: Any) -> None:
     service.health_ticker = PeriodicCallback(service.tick_health, HEALTH_TICK_MS)
     service.health_ticker.start()
     service.kernels = ServerKernels(serverapp.kernel_manager, service.supervisor, serverapp.log)
+    options = GraceServer(parent=serverapp)
+    service.containment = Containment(
+        serverapp,
+        service,
+        action=BurstAction(options.burst_action),
+        triggers=[BurstDetector(threshold=options.burst_threshold, window=options.burst_window)],
+    )
     service.kernel_ticker = PeriodicCallback(service.kernels.tick, KERNEL_TICK_MS)
     service.kernel_ticker.start()
     serverapp.web_app.settings["grace_service"] = service

@@ -33,7 +33,7 @@ from typing import Any, Literal
 import nbformat
 from jupyter_client.kernelspec import NoSuchKernel
 from tornado.web import HTTPError
-from traitlets import Enum
+from traitlets import Enum, Float, Int
 from traitlets.config import Configurable
 
 from grace_kernel.events import KernelSandboxed
@@ -54,8 +54,10 @@ from grace_kernel.server._service import ServerService
 __all__ = [
     "SANDBOX_KERNEL",
     "GraceServer",
+    "Placement",
     "SandboxMode",
     "notebook_file",
+    "record_sandboxed",
     "sandbox_reasons",
     "start_placed",
     "untrusted_reasons",
@@ -80,6 +82,22 @@ class GraceServer(Configurable):
             "untrusted notebook (Jupyter's notebook trust fails, or Hunter finds a high or "
             "critical finding); or always."
         ),
+    )
+    burst_action = Enum(
+        ["isolate", "safe", "none"],
+        default_value="isolate",
+        config=True,
+        help=(
+            "What a burst of high-severity signals from one kernel (cells with high or "
+            "critical Hunter findings, runtime-guard blocks) leads to: restart the kernel in "
+            "the OS sandbox (isolate), move Grace to safe mode (safe), or only record it."
+        ),
+    )
+    burst_threshold = Int(
+        5, config=True, help="How many high-severity signals from one kernel make a burst."
+    )
+    burst_window = Float(
+        60.0, config=True, help="Within how many seconds the burst's signals must fall."
     )
 
 
@@ -136,14 +154,16 @@ def _sandboxed(kernel_spec_manager: Any, name: str) -> bool:
 
 
 @dataclasses.dataclass(frozen=True)
-class _Placement:
+class Placement:
+    """Where a kernel runs: asked for ``requested``, started as ``kernel_name``, and why."""
+
     requested: str
     kernel_name: str
     notebook: Path | None
     reasons: tuple[str, ...]
 
 
-def _place(serverapp: Any, service: ServerService, mode: SandboxMode, **kwargs: Any) -> _Placement:
+def _place(serverapp: Any, service: ServerService, mode: SandboxMode, **kwargs: Any) -> Placement:
     km = serverapp.kernel_manager
     requested = str(kwargs.get("kernel_name") or km.default_kernel_name)
     env = kwargs.get("env") or {}
@@ -159,7 +179,7 @@ def _place(serverapp: Any, service: ServerService, mode: SandboxMode, **kwargs: 
         )
     if not reasons and _sandboxed(km.kernel_spec_manager, name):
         reasons = [f"the sandboxed kernel {name} was asked for"]
-    return _Placement(requested, name, notebook, tuple(reasons))
+    return Placement(requested, name, notebook, tuple(reasons))
 
 
 async def start_placed(
@@ -194,7 +214,7 @@ async def start_placed(
     sandbox = getattr(kernel.provisioner, "sandbox", None)
     if not isinstance(sandbox, KernelSandbox):
         raise HTTPError(500, f"kernel {kernel_id} did not start in the sandbox")
-    _record(
+    record_sandboxed(
         service,
         kernel_id=kernel_id,
         placement=placement,
@@ -216,11 +236,11 @@ def _relative(path: Path | None, root: Path) -> str | None:
         return str(path)
 
 
-def _record(
+def record_sandboxed(
     service: ServerService,
     *,
     kernel_id: str,
-    placement: _Placement,
+    placement: Placement,
     notebook: str | None,
     sandbox: KernelSandbox,
     mode: SandboxMode,

@@ -9,19 +9,30 @@ it (the REST API, or ``grace approvals`` in a terminal).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tornado.ioloop import PeriodicCallback
 
-from grace_kernel.governance import Decision, Principal
-from grace_kernel.health import LoopMonitor, StoreKeeper, Supervisor, workspace_supervisor
+from grace_kernel.errors import GraceError
+from grace_kernel.governance import Decision, Principal, Severity
+from grace_kernel.health import (
+    LoopMonitor,
+    RecordSpool,
+    StoreKeeper,
+    Supervisor,
+    workspace_supervisor,
+)
 from grace_kernel.health._kernels import ServerKernels
 from grace_kernel.hunter import Scanner
 from grace_kernel.runs._records import CELL_EXECUTION, cell_action, cell_record
 from grace_kernel.workspace import Workspace
+
+if TYPE_CHECKING:
+    from grace_kernel.server._containment import Containment
 
 __all__ = ["HOLD_CHECK_S", "Held", "ServerService"]
 
@@ -58,6 +69,12 @@ class ServerService:
         self.health_ticker: PeriodicCallback | None = None  # started by the extension
         self.kernels: ServerKernels | None = None  # the kernel watchdog, set by the extension
         self.kernel_ticker: PeriodicCallback | None = None
+        self.containment: Containment | None = None  # burst triggers, set by the extension
+        # Cell records the store refuses (locked, unwritable, damaged) wait here, on disk.
+        self.spool = RecordSpool(workspace.settings.home / "spool.jsonl")
+        self.supervisor.when_store_healthy(lambda: self.spool.drain(workspace.ledger))
+        with contextlib.suppress(GraceError):  # what a previous server could not record
+            self.spool.drain(workspace.ledger)
         self._closed = False
 
     # ------------------------------------------------------------------ health
@@ -107,7 +124,7 @@ class ServerService:
         kernel_id: str,
         guard_blocks: list[dict[str, Any]],
         redactions: list[str] | None = None,
-    ) -> int:
+    ) -> int | None:
         subjects, predicate = cell_record(
             notebook=notebook,
             cell_id=cell_id,
@@ -127,10 +144,22 @@ class ServerService:
             for rule in redactions:
                 counts[rule] = counts.get(rule, 0) + 1
             predicate["redactions"] = counts
-        entry = self.workspace.ledger.append(
-            subjects=subjects, predicate_type=CELL_EXECUTION, predicate=predicate
-        )
+        try:
+            entry = self.workspace.ledger.append(
+                subjects=subjects, predicate_type=CELL_EXECUTION, predicate=predicate
+            )
+        except GraceError as exc:  # the store is failing: keep it for later, never drop it
+            self.spool.put(CELL_EXECUTION, subjects, predicate)
+            self.supervisor.journal.append({"spooled": cell_id, "error": exc.message})
+            return None
         return entry.index
+
+    def signal(
+        self, kernel_id: str, kind: str, severity: Severity, detail: str, *, notebook: str
+    ) -> None:
+        """A high-severity signal about one kernel, for the burst triggers."""
+        if self.containment is not None:
+            self.containment.signal(kernel_id, kind, severity, detail, notebook=notebook)
 
     # ------------------------------------------------------------------ holds
 

@@ -11,13 +11,15 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from jupyter_client.blocking.client import BlockingKernelClient
 from jupyter_client.manager import KernelManager
 
 from grace_kernel.config import Settings
+from grace_kernel.health import workspace_supervisor
+from grace_kernel.hunter import Scanner
 from grace_kernel.runs import CELL_EXECUTION
 from grace_kernel.workspace import Workspace
 
@@ -70,6 +72,34 @@ def grace_kernel(project: Path) -> Iterator[Run]:
     finally:
         client.stop_channels()
         manager.shutdown_kernel(now=True)
+
+
+class _CrashingScanner:
+    def scan_code(self, source: str) -> list[Any]:
+        raise RuntimeError("the scanner crashed on this input")
+
+
+def test_heal_runs_outside_the_kernel_and_status_shows_incidents(
+    grace_kernel: Run, project: Path
+) -> None:
+    out, errors, _ = grace_kernel("%grace heal --dry-run")
+    assert errors == []
+    assert "nothing to heal: every component is healthy" in out
+    assert "mode: normal (would run: 0 action(s))" in out
+    out, _, _ = grace_kernel("%grace status")
+    assert "incidents: 0 recent" in out
+    # A real incident: a supervisor of this workspace whose scanner crashes.
+    with Workspace.open(Settings(home=project / ".grace"), create=False) as ws:
+        supervisor = workspace_supervisor(ws, scanner=lambda: cast(Scanner, _CrashingScanner()))
+        supervisor.tick()
+    out, _, _ = grace_kernel("%grace status")
+    assert "incidents: 1 recent:" in out
+    assert "root scanner (open, degraded): the check raised RuntimeError: the scanner" in out
+    out, errors, _ = grace_kernel("%grace heal scanner")  # this process's scanner is fine
+    assert errors == []
+    assert "scanner: none (ok)" in out
+    out, _, _ = grace_kernel("%grace heal --bogus")
+    assert "unrecognized arguments: --bogus" in out
 
 
 def test_the_grace_kernel_gates_records_and_explains(grace_kernel: Run, project: Path) -> None:

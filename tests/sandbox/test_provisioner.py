@@ -71,6 +71,12 @@ def require(report: IsolationReport, *layers: str) -> None:
 def jp_server_config(grace_home: Path, jp_data_dir: Path) -> dict[str, Any]:
     """The Grace extension on, and the kernelspecs in the server's private data directory."""
     assert not grace_home.exists()
+    install_kernelspecs(jp_data_dir)
+    return {"ServerApp": {"jpserver_extensions": {"grace_kernel.server": True}}}
+
+
+def install_kernelspecs(jp_data_dir: Path) -> None:
+    """Grace's kernelspecs (plain, sandboxed) and a sandboxed plain ipykernel."""
     grace = [sys.executable, "-m", "grace_kernel.kernel", "-f", "{connection_file}"]
     specs = {
         "grace-python3": {"argv": grace, "display_name": "Python 3 (Grace)", "language": "python"},
@@ -84,7 +90,6 @@ def jp_server_config(grace_home: Path, jp_data_dir: Path) -> dict[str, Any]:
     for name, spec in specs.items():
         (jp_data_dir / "kernels" / name).mkdir(parents=True)
         (jp_data_dir / "kernels" / name / "kernel.json").write_text(json.dumps(spec))
-    return {"ServerApp": {"jpserver_extensions": {"grace_kernel.server": True}}}
 
 
 @dataclasses.dataclass(frozen=True)

@@ -58,6 +58,9 @@ async def test_killed_and_stopped_kernels_are_restarted_and_recorded(
         await asyncio.sleep(0.3)
         os.kill(pid, signal.SIGKILL)  # mid-cell
         assert await _restarted(jp_serverapp, kernel_id, pid, 3.0) <= 3.0
+        # The frontend is told, as jupyter_client's restarter would tell it (JupyterLab
+        # then reconnects); the cell that was running is recorded as lost.
+        assert await _status(kernel, "restarting", 3.0)
 
         pid = jp_serverapp.kernel_manager.get_kernel(kernel_id).provisioner.pid
         await asyncio.sleep(0.6)
@@ -72,8 +75,30 @@ async def test_killed_and_stopped_kernels_are_restarted_and_recorded(
         health = json.loads(response.body)
         names = {c["name"] for c in health["components"]}
         assert f"kernel:{kernel_id}" in names
+        # Healed within one supervisor tick, yet an incident: the watchdog reports it.
+        [incident] = [i for i in health["incidents"] if i["root"] == f"kernel:{kernel_id}"]
+        restarts = [a for a in incident["actions"] if a["action"] == "restart"]
+        assert len(restarts) == 2
+        assert all(a["seconds_since_fault"] <= 5.0 for a in restarts)
 
     events = [r["event"] for r in cell_records(grace_home, HEALTH_KERNEL)]
     assert events.count("restarted") == 2
     assert "dead" in events
     assert "hung" in events
+    cells = {r["cell_id"]: r for r in cell_records(grace_home)}
+    assert cells["cell-busy"]["status"] == "lost: the kernel was restarted while the cell ran"
+    assert cells["cell-2"]["status"] == "ok"
+
+
+async def _status(kernel: Any, state: str, limit: float) -> bool:
+    """Read the websocket until a kernel status ``state`` arrives (False after ``limit`` s)."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        try:
+            raw = await asyncio.wait_for(kernel.ws.read_message(), deadline - time.monotonic())
+        except TimeoutError:
+            return False
+        msg = json.loads(raw or "{}")
+        if msg.get("msg_type") == "status" and msg["content"].get("execution_state") == state:
+            return True
+    return False

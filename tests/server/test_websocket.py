@@ -77,7 +77,7 @@ class Kernel:
 
 @contextlib.asynccontextmanager
 async def open_kernel(
-    jp_fetch: Any, jp_ws_fetch: Any, kernel_name: str = "python3"
+    jp_fetch: Any, jp_ws_fetch: Any, kernel_name: str = "python3", path: str = "analysis.ipynb"
 ) -> AsyncIterator[Kernel]:
     """A notebook session's kernel and its websocket; both closed on the way out.
 
@@ -89,7 +89,7 @@ async def open_kernel(
         "sessions",
         method="POST",
         body=json.dumps(
-            {"path": "analysis.ipynb", "type": "notebook", "kernel": {"name": kernel_name}}
+            {"path": path, "type": "notebook", "kernel": {"name": kernel_name}}
         ),
     )
     kernel_id = json.loads(response.body)["kernel"]["id"]
