@@ -93,6 +93,7 @@ async def _trial(fault: str, arm: str, cap: float) -> tuple[float | None, float 
     detected: list[float] = []
     dog = None
     if arm == "grace":
+        manager.stop_restarter()  # started by start_kernel; a no-op once autorestart is off
         manager.autorestart = False
 
         def seen(event: KernelEvent) -> None:
