@@ -203,6 +203,13 @@ class Supervisor:
             self._transition(mode, cause)
         self._flush_if_possible()
 
+    def floor_changed(self) -> None:
+        """``grace mode set`` stored a new floor: take it up and settle the mode at once."""
+        self._flush_if_possible()  # a flush reads the stored floor
+        known = {n: s.result for n, s in self._states.items() if s.result is not None}
+        self._settle_mode(known, self._clock(), at_once=True)
+        self._flush_if_possible()
+
     def _flush_if_possible(self) -> None:
         store = self._states.get(self.store or "")
         known = None if store is None else store.result

@@ -22,7 +22,8 @@ from jupyter_server.utils import url_path_join
 from tornado import web
 
 from grace_kernel.errors import GraceEnvironmentError, GraceError, InputError
-from grace_kernel.governance import Action, ActionKind, Principal, facts_for
+from grace_kernel.governance import Action, ActionKind, ApprovalRequired, Principal, facts_for
+from grace_kernel.health import Mode, set_manual_mode
 from grace_kernel.ledger import PublicKey, verify_inclusion
 from grace_kernel.server._auth import RESOURCE, GraceAuthorizer
 from grace_kernel.server._service import ServerService
@@ -174,6 +175,49 @@ class HealthHandler(GraceHandler):
     @_endpoint("read")
     def get(self) -> dict[str, Any]:
         return self.service.supervisor.status()
+
+
+class HealHandler(GraceHandler):
+    """``grace heal`` in the server: check now, restart what failed (backoff skipped)."""
+
+    @_endpoint("write")
+    def post(self) -> dict[str, Any]:
+        data = self.body()
+        component = data.get("component")
+        if component is not None and not isinstance(component, str):
+            raise InputError("'component' must be a string")
+        dry_run = data.get("dry_run", False)
+        if not isinstance(dry_run, bool):
+            raise InputError("'dry_run' must be true or false")
+        supervisor = self.service.supervisor
+        names = supervisor.registry.order()
+        if component is not None and component not in names:
+            raise NotFound(f"no component {component!r} (known: {', '.join(names)})")
+        done = supervisor.heal(component, dry_run=dry_run)
+        return {**done, "status": supervisor.status()}
+
+
+class ModeHandler(GraceHandler):
+    """``grace mode set`` in the server: governed, so usually 202 with the approval to get."""
+
+    @_endpoint("write")
+    def post(self) -> dict[str, Any] | Reply:
+        data = self.body()
+        wanted = self.text_field(data, "mode")
+        try:
+            mode = Mode(wanted)
+        except ValueError:
+            raise InputError(f"mode must be one of {', '.join(m.value for m in Mode)}") from None
+        reason = self.text_field(data, "reason", "")
+        try:
+            done = set_manual_mode(
+                self.service.workspace, mode, principal=self.principal, reason=reason
+            )
+        except ApprovalRequired as exc:
+            body = {"ok": False, "approval_id": exc.approval_id, "error": exc.to_json()}
+            return Reply(202, body)
+        self.service.supervisor.floor_changed()  # now, not at the next round
+        return {**done, "mode": self.service.supervisor.mode.value}
 
 
 # ---------------------------------------------------------------- approvals
@@ -392,6 +436,8 @@ _ID = r"[A-Za-z0-9_.:-]+"
 _ROUTES: list[tuple[str, type[GraceHandler]]] = [
     (r"status", StatusHandler),
     (r"health", HealthHandler),
+    (r"health/heal", HealHandler),
+    (r"health/mode", ModeHandler),
     (r"approvals", ApprovalsHandler),
     (rf"approvals/({_ID})", ApprovalHandler),
     (rf"approvals/({_ID})/(approve|deny)", ApprovalDecisionHandler),

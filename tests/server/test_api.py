@@ -280,6 +280,35 @@ async def test_policy_explain_and_health(api: Api) -> None:
 
 
 @pytest.mark.usefixtures("api")
+async def test_heal_and_the_mode_floor_through_the_api(api: Api) -> None:
+    code, _ = await api("vera", "health/heal", method="POST")
+    assert code == 403  # healing restarts things: approvers and admins only
+    code, done = await api("bob", "health/heal", method="POST", body={"dry_run": True})
+    assert code == 200
+    assert done["dry_run"] is True
+    assert done["actions"] == []
+    assert {c["name"] for c in done["status"]["components"]} >= {"store", "policy", "scanner"}
+    code, done = await api("bob", "health/heal", method="POST", body={"component": "scanner"})
+    assert (code, done["actions"][0]["component"]) == (200, "scanner")
+    code, _ = await api("bob", "health/heal", method="POST", body={"component": "nope"})
+    assert code == 404
+    code, _ = await api("bob", "health/heal", method="POST", body={"dry_run": "yes"})
+    assert code == 400
+
+    # The floor: governed as config.change, so the first answer is the approval to get.
+    code, asked = await api("bob", "health/mode", method="POST", body={"mode": "safe"})
+    assert code == 202
+    approval_id = asked["approval_id"]
+    code, _ = await api("alice", f"approvals/{approval_id}/approve", method="POST")
+    assert code == 200
+    code, done = await api("bob", "health/mode", method="POST", body={"mode": "safe"})
+    assert (code, done["to"], done["mode"]) == (200, "safe", "safe")
+    code, health = await api("vera", "health")
+    assert (health["mode"], health["manual"]) == ("safe", "safe")
+    code, _ = await api("bob", "health/mode", method="POST", body={"mode": "calm"})
+    assert code == 400
+
+
 async def test_a_cookie_session_post_without_xsrf_token_is_refused(jp_fetch: Any) -> None:
     # A token login sets the login cookie a browser session then uses.
     first = await jp_fetch("api", "status")
