@@ -48,6 +48,7 @@ bench: setup
 	$(BIN)/python bench/server_overhead.py
 	$(BIN)/python bench/sandbox.py
 	$(BIN)/python bench/healing.py
+	$(BIN)/python bench/knowledge.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -16,6 +16,7 @@ from ._alerts import alerts
 from ._commands import attest, init, keys, ledger, status, verify
 from ._governance import approvals, policy
 from ._health import heal, mode
+from ._knowledge import ingest, knowledge
 from ._quarantine import quarantine
 from ._runs import install, run
 from ._sandbox import doctor, sandbox
@@ -52,6 +53,8 @@ for command in (
     sandbox,
     heal,
     mode,
+    ingest,
+    knowledge,
 ):
     cli.add_command(command)
 

@@ -44,6 +44,7 @@ HELP = """\
 %grace ledger tail [N]        the last N records (default 10)
 %grace alerts [--all]         open alerts (or all)
 %grace approvals              pending approval requests (approve them outside the kernel)
+%grace ask QUERY [-k N]       top passages from approved knowledge, with sources (no generated text)
 %%grace sandbox [options]     run this cell in the OS-level sandbox (grace sandbox run)
 %grace help                   this text
 """
@@ -100,6 +101,7 @@ class GraceMagics(Magics):
             "approvals": self._approvals,
             "sandbox": self._sandbox,
             "heal": self._heal,
+            "ask": self._ask,
         }
 
     @line_cell_magic
@@ -338,6 +340,28 @@ class GraceMagics(Magics):
             status = done.returncode
             raise GraceError(f"the {what} failed (exit {status}): {tail}") from None
         return doc
+
+    def _ask(self, req: _Request) -> str:
+        """Search approved knowledge over a read-only connection; passages, never an answer."""
+        from grace_kernel.knowledge import search_readonly
+
+        parser = _Parser(prog="%grace ask", add_help=False)
+        parser.add_argument("-k", type=int, default=3)
+        parser.add_argument("query", nargs="+")
+        opts = parser.parse_args(req.args)
+        self._reader()  # the same refusals: no workspace, or a sandboxed kernel
+        hits = search_readonly(self.session.settings.db_path, " ".join(opts.query), k=opts.k)
+        if not hits:
+            return "no approved passage matches (`grace knowledge list` shows what is stored)"
+        out = []
+        for rank, hit in enumerate(hits, 1):
+            where = hit.source + (f" > {hit.heading}" if hit.heading else "")
+            out.append(
+                f"{rank}. {where}  (trust {hit.trust:.2f}; record: grace ledger show "
+                f"{hit.ledger_index})\n"
+                + "\n".join(f"   | {t}" for t in hit.text.splitlines()[:12])
+            )
+        return "\n\n".join(out)
 
     def _heal(self, req: _Request) -> str:
         """``grace heal`` in a separate process: it holds the key this kernel must not."""
