@@ -43,6 +43,7 @@ from grace_kernel.ledger import (
     verify_log,
 )
 from grace_kernel.quarantine import Quarantine
+from grace_kernel.store import SQLiteTables
 
 __all__ = ["ATTESTATION", "Workspace", "current_user", "file_subject", "verify_store"]
 
@@ -85,6 +86,7 @@ class Workspace:
         self._governance: Governance | None = None
         self._alerts: AlertStore | None = None
         self._quarantine: Quarantine | None = None
+        self._attached: list[SQLiteTables] = []  # other subsystems' tables (see attach_tables)
         # Set by a health supervisor: its in-memory mode wins over the stored one, so
         # governance sees a transition at once, even while the store cannot record it.
         self.mode_source: Callable[[], str] | None = None
@@ -155,7 +157,18 @@ class Workspace:
                 stack.enter_context(self._alerts.offline())
             if self._quarantine is not None:
                 stack.enter_context(self._quarantine.index.offline())
+            for tables in self._attached:
+                stack.enter_context(tables.offline())
             yield
+
+    def attach_tables(self, tables: SQLiteTables) -> None:
+        """A subsystem opened outside the workspace (e.g. knowledge) has a connection too:
+        :meth:`store_offline` must close it as well.  Detach it when it closes."""
+        self._attached.append(tables)
+
+    def detach_tables(self, tables: SQLiteTables) -> None:
+        with contextlib.suppress(ValueError):
+            self._attached.remove(tables)
 
     @classmethod
     def open(cls, settings: Settings, *, create: bool = True) -> Workspace:

@@ -249,6 +249,7 @@ class KnowledgeBase:
         self.model: TrustModel = model or HeuristicTrustModel(self.catalog)
         self.limits = limits or FetchLimits()
         self.index = KnowledgeIndex(workspace.settings.db_path)
+        workspace.attach_tables(self.index)  # closed too while health restores the database
         self.blobs = BlobStore(workspace.settings.home / "knowledge")
         self._scanner = scanner
         self._clock = clock
@@ -260,6 +261,7 @@ class KnowledgeBase:
         return cls(workspace, **kwargs)
 
     def close(self) -> None:
+        self.workspace.detach_tables(self.index)
         self.index.close()
 
     def __enter__(self) -> KnowledgeBase:
