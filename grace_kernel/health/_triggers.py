@@ -19,7 +19,7 @@ import dataclasses
 import enum
 import time
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 from grace_kernel.governance import Severity
 
@@ -64,7 +64,7 @@ class Burst:
             f"({counted}; {self.trigger})"
         )
 
-    def to_json(self) -> dict[str, object]:
+    def to_json(self) -> dict[str, Any]:
         return {
             "source": self.source,
             "trigger": self.trigger,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from grace_kernel.config import Settings
 from grace_kernel.health import RecordSpool
-from grace_kernel.ledger import Subject, predicate_type_urn
+from grace_kernel.ledger import SQLiteLedgerStore, Subject, predicate_type_urn
 from grace_kernel.workspace import Workspace
 
 KIND = predicate_type_urn("cell-execution")
@@ -25,7 +25,9 @@ def test_spooled_records_survive_a_failed_drain_and_land_in_order(tmp_path: Path
     assert (tmp_path / "spool.jsonl").stat().st_mode & 0o777 == 0o600
 
     with Workspace.open(Settings(home=tmp_path / "broken" / ".grace")) as broken:
-        with broken.ledger.store.offline():  # a store that refuses every append
+        store = broken.ledger.store
+        assert isinstance(store, SQLiteLedgerStore)
+        with store.offline():  # a store that refuses every append
             assert spool.drain(broken.ledger) == 0  # Grace's store errors are kept, not raised
     assert spool.pending == 3
 

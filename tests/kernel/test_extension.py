@@ -76,7 +76,7 @@ def grace_kernel(project: Path) -> Iterator[Run]:
 
 class _CrashingScanner:
     def scan_code(self, source: str) -> list[Any]:
-        raise RuntimeError("the scanner crashed on this input")
+        raise RuntimeError(f"the scanner crashed on {len(source)} characters")
 
 
 def test_heal_runs_outside_the_kernel_and_status_shows_incidents(

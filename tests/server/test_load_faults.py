@@ -89,9 +89,7 @@ async def test_four_kernels_under_faults_lose_no_acknowledged_record(
         await asyncio.sleep(0.6)  # the watchdog has picked every kernel up
         manager = jp_serverapp.kernel_manager
         pids = {kid: manager.get_kernel(kid).provisioner.pid for kid in ids}
-        work = [
-            asyncio.ensure_future(_work(k, f"k{n}", acked)) for n, k in enumerate(kernels)
-        ]
+        work = [asyncio.ensure_future(_work(k, f"k{n}", acked)) for n, k in enumerate(kernels)]
 
         await asyncio.sleep(1.0)
         os.kill(pids[ids[0]], signal.SIGKILL)  # mid-cell

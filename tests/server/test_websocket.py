@@ -88,9 +88,7 @@ async def open_kernel(
         "api",
         "sessions",
         method="POST",
-        body=json.dumps(
-            {"path": path, "type": "notebook", "kernel": {"name": kernel_name}}
-        ),
+        body=json.dumps({"path": path, "type": "notebook", "kernel": {"name": kernel_name}}),
     )
     kernel_id = json.loads(response.body)["kernel"]["id"]
     session = uuid.uuid4().hex
