@@ -14,6 +14,7 @@ from grace_kernel import __version__
 
 from ._alerts import alerts
 from ._commands import attest, init, keys, ledger, status, verify
+from ._dashboard import dashboard
 from ._governance import approvals, policy
 from ._health import heal, mode
 from ._knowledge import ingest, knowledge
@@ -53,6 +54,7 @@ for command in (
     sandbox,
     heal,
     mode,
+    dashboard,
     ingest,
     knowledge,
 ):

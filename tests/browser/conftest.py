@@ -122,3 +122,30 @@ def context(browser: Browser) -> Iterator[BrowserContext]:
         yield fresh
     finally:
         fresh.close()
+
+
+@pytest.fixture(autouse=True)
+def jp_asyncio_loop() -> None:
+    """Overrides pytest-jupyter's autouse loop fixture for the browser tests.
+
+    Once any test module loads ``pytest_jupyter.jupyter_server`` (tests/server,
+    tests/lab), its autouse ``jp_asyncio_loop`` applies to every test of the
+    session. It would close the event loop that playwright's sync API is running.
+    The browser tests start their servers as subprocesses and need no loop.
+    """
+
+
+@pytest.fixture(autouse=True)
+def jp_server_cleanup() -> None:
+    """Overrides pytest-jupyter's autouse server clean-up: no in-process server here."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the browser tests last, after every other test and notebook.
+
+    playwright's sync API keeps its event loop running in this thread until the
+    session ends. Asyncio-based tests that came after it (pytest-jupyter's,
+    nbclient's) would find a loop already running.
+    """
+    here = Path(__file__).resolve().parent
+    items.sort(key=lambda item: item.path.resolve().is_relative_to(here))
