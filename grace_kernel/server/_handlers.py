@@ -456,9 +456,11 @@ _ROUTES: list[tuple[str, type[GraceHandler]]] = [
 
 def handlers(base_url: str) -> list[tuple[str, type, dict[str, Any]]]:
     """The URL patterns of the API under ``base_url``."""
+    from grace_kernel.server._lab import ROUTES as LAB_ROUTES  # _lab imports this module
+
     return [
         (url_path_join(base_url, "grace/api", pattern) + "$", handler, {})
-        for pattern, handler in _ROUTES
+        for pattern, handler in [*_ROUTES, *LAB_ROUTES]
     ]
 
 
