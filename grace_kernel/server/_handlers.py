@@ -152,6 +152,21 @@ class GraceHandler(APIHandler):
             raise InputError(f"state must be one of {', '.join(states)}")
         return state
 
+    def file_under_root(self, relative: str) -> Path:
+        """A regular file under the server root (``..`` and paths elsewhere are refused)."""
+        root_dir = self.settings.get("server_root_dir")
+        if not root_dir:
+            raise GraceEnvironmentError("this server has no root directory")
+        if not relative:
+            raise InputError('"path" must not be empty')
+        root = Path(root_dir).expanduser().resolve()
+        path = (root / relative).resolve()
+        if not path.is_relative_to(root):
+            raise InputError(f"{relative!r} is outside the server root")
+        if not path.is_file():
+            raise InputError(f"{relative!r} is not a file under the server root")
+        return path
+
     def role(self) -> str | None:
         authorizer = self.authorizer
         if isinstance(authorizer, GraceAuthorizer):
@@ -386,7 +401,7 @@ class ScanHandler(GraceHandler):
             findings = scanner.scan_code(self.text_field(data, "code"), kind=kind)
             return {"findings": [f.to_json() for f in findings], "notes": []}
         relative = self.text_field(data, "path")
-        path = self._inside_root(relative)
+        path = self.file_under_root(relative)
         result = scanner.scan_file(path, name=relative)
         return {
             "findings": [f.to_json() for f in result.findings],
@@ -394,18 +409,6 @@ class ScanHandler(GraceHandler):
             "files": result.files,
             "lines": result.lines,
         }
-
-    def _inside_root(self, relative: str) -> Path:
-        root_dir = self.settings.get("server_root_dir")
-        if not root_dir:
-            raise GraceEnvironmentError("this server has no root directory")
-        root = Path(root_dir).expanduser().resolve()
-        path = (root / relative).resolve()
-        if not path.is_relative_to(root):
-            raise InputError(f"{relative!r} is outside the server root")
-        if not path.is_file():
-            raise InputError(f"{relative!r} is not a file under the server root")
-        return path
 
 
 class PolicyExplainHandler(GraceHandler):

@@ -47,22 +47,6 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _under_root(handler: GraceHandler, relative: str) -> Path:
-    """A regular file under the server root (``..`` and paths elsewhere are refused)."""
-    root_dir = handler.settings.get("server_root_dir")
-    if not root_dir:
-        raise GraceEnvironmentError("this server has no root directory")
-    if not relative:
-        raise InputError('"path" must not be empty')
-    root = Path(root_dir).expanduser().resolve()
-    path = (root / relative).resolve()
-    if not path.is_relative_to(root):
-        raise InputError(f"{relative!r} is outside the server root")
-    if not path.is_file():
-        raise InputError(f"{relative!r} is not a file under the server root")
-    return path
-
-
 def _workspace_relative(handler: GraceHandler, path: Path) -> str:
     root = handler.service.workspace.root.resolve()
     if not path.is_relative_to(root):
@@ -154,7 +138,7 @@ class NotebookVerifyHandler(GraceHandler):
         from grace_kernel.runs import verify_notebook  # loads papermill: only when asked
 
         relative = self.text_field(self.body(), "path")
-        path = _under_root(self, relative)
+        path = self.file_under_root(relative)
         if path.suffix.lower() != ".ipynb":
             raise InputError(f"{relative!r} is not a notebook (.ipynb)")
         report = verify_notebook(path, workspace=self.service.workspace).to_json()
@@ -208,7 +192,7 @@ class FixHandler(GraceHandler):
         dry_run = data.get("dry_run", False)
         if not isinstance(dry_run, bool):
             raise InputError('"dry_run" must be true or false')
-        path = _under_root(self, relative)
+        path = self.file_under_root(relative)
         findings = self.service.scanner.scan_file(path, name=relative).findings
         fixes = _fixable(list(findings), fingerprints)
         if not fixes:
@@ -342,7 +326,7 @@ class QuarantineHandler(GraceHandler):
         reason = self.text_field(data, "reason", "")
         if len(reason) > _MAX_REASON:
             raise InputError(f"the reason is longer than {_MAX_REASON} characters")
-        path = _under_root(self, relative)
+        path = self.file_under_root(relative)
         workspace = self.service.workspace
         try:
             entry = quarantine_file(workspace, path, principal=self.principal, reason=reason)
