@@ -27,6 +27,7 @@ __all__ = [
     "Event",
     "EventBus",
     "GuardBlocked",
+    "HealthChanged",
     "KernelSandboxed",
     "PolicyReloadFailed",
     "schema_path",
@@ -139,6 +140,18 @@ class CheckpointWritten(Event):
     origin: str
     size: int
     root: str  # hex
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class HealthChanged(Event):
+    """The health mode changed, or an incident opened or closed (the supervisor)."""
+
+    SCHEMA_ID: ClassVar[str] = "https://events.grace.dev/health/health-changed"
+
+    change: str  # "mode" | "incident-opened" | "incident-closed"
+    mode: str  # the mode governance decides with now
+    cause: str
+    incident: str | None
 
 
 E = TypeVar("E", bound=Event)

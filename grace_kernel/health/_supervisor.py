@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from grace_kernel.errors import GraceError
+from grace_kernel.events import HealthChanged
 from grace_kernel.health._backoff import Backoff, Intensity
 from grace_kernel.health._cascade import mode_for, roots
 from grace_kernel.health._checks import run_bounded
@@ -263,6 +264,15 @@ class Supervisor:
         self._queue(
             HEALTH_INCIDENT, f"incident:{incident.id}", {"event": event, **incident.to_json()}
         )
+        self._announce(f"incident-{event}", incident.cause, incident.id)
+
+    def _announce(self, change: str, cause: str, incident: str | None) -> None:
+        """On the workspace's event bus (the server forwards it to Jupyter's), at once."""
+        if self.workspace is not None:
+            event = HealthChanged(
+                change=change, mode=self.mode.value, cause=cause, incident=incident
+            )
+            self.workspace.events.emit(event)
 
     # ------------------------------------------------------------------ healing
 
@@ -348,15 +358,17 @@ class Supervisor:
             self._dirty[self.incident.id] = self.incident
 
     def _transition(self, to: Mode, cause: str) -> None:
+        incident = self.incident.id if self.incident else None
         record = {
             "from": self.mode.value,
             "to": to.value,
             "cause": cause,
-            "incident": self.incident.id if self.incident else None,
+            "incident": incident,
             "at": self._wall(),
         }
         self.mode, self.cause, self._calm_since = to, cause, None
         self._queue(HEALTH_TRANSITION, "health.mode", record)
+        self._announce("mode", cause, incident)
 
     # ------------------------------------------------------------------ records
 

@@ -17,6 +17,7 @@ from grace_kernel.events import (
     DecisionBlocked,
     Event,
     GuardBlocked,
+    HealthChanged,
     KernelSandboxed,
     PolicyReloadFailed,
     schema_path,
@@ -43,6 +44,7 @@ EVENT_KINDS: tuple[type[Event], ...] = (
     GuardBlocked,
     PolicyReloadFailed,
     KernelSandboxed,
+    HealthChanged,
 )
 
 

@@ -13,10 +13,12 @@ import os
 import re
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
@@ -208,4 +210,53 @@ def test_scan_marks_apply_fix_and_undo_restores_the_file(browser: Browser, lab: 
     open_panel(alice, "Ledger")
     expect(alice.locator("#grace-ledger")).to_contain_text("fix load.py")
     expect(alice.locator("#grace-ledger")).to_contain_text("undone")
+    alice.context.close()
+
+
+def _api(lab: Lab, token: str, path: str, body: dict[str, object]) -> tuple[int, dict[str, Any]]:
+    request = urllib.request.Request(  # noqa: S310 - loopback http
+        f"{lab.url}/grace/api/{path}",
+        data=json.dumps(body).encode(),
+        headers={"Authorization": f"token {token}", "Content-Type": "application/json"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request) as response:  # noqa: S310 - loopback http
+            return response.status, json.load(response)
+    except urllib.error.HTTPError as exc:
+        with exc:
+            return exc.code, json.load(exc)
+
+
+def _set_mode(lab: Lab, mode: str) -> None:
+    """alice asks, bob approves, alice sets: the governed `grace mode set` of the API."""
+    code, asked = _api(lab, "tok-alice", "health/mode", {"mode": mode, "reason": "drill"})
+    assert code == 202, asked
+    code, _ = _api(lab, "tok-bob", f"approvals/{asked['approval_id']}/approve", {})
+    assert code == 200
+    code, done = _api(lab, "tok-alice", "health/mode", {"mode": mode, "reason": "drill"})
+    assert (code, done["mode"]) == (200, mode)
+
+
+@pytest.mark.timeout(240)
+def test_the_status_bar_and_health_tab_follow_the_mode_live(browser: Browser, lab: Lab) -> None:
+    alice = open_lab(browser, lab, "tok-alice")
+    status = alice.locator(".grace-Status")
+    expect(status).to_contain_text("Grace: normal")
+    expect(status).not_to_have_class(re.compile("grace-attention"))
+    open_panel(alice, "Health")
+    health = alice.locator("#grace-health")
+    expect(health.locator(".grace-Mode")).to_contain_text("Mode: normal")
+    expect(health).to_contain_text("store")
+    try:
+        _set_mode(lab, "safe")
+        # No reload and no polling: the health-changed event brings it.
+        expect(status).to_contain_text("Grace: safe", timeout=5_000)
+        expect(status).to_have_class(re.compile("grace-attention"))
+        expect(health.locator(".grace-Mode")).to_contain_text("Mode: safe")
+        expect(health.locator(".grace-Mode")).to_contain_text("set by hand")
+    finally:
+        _set_mode(lab, "normal")
+    expect(status).to_contain_text("Grace: normal", timeout=5_000)
+    expect(status).not_to_have_class(re.compile("grace-attention"))
     alice.context.close()

@@ -17,6 +17,7 @@ from grace_kernel.events import (
     Event,
     EventBus,
     GuardBlocked,
+    HealthChanged,
     PolicyReloadFailed,
     schema_path,
 )
@@ -87,6 +88,8 @@ SAMPLES: list[Event] = [
         by=None,
     ),
     CheckpointWritten(origin="grace/abc", size=12, root="00" * 32),
+    HealthChanged(change="mode", mode="safe", cause="store: not writable", incident="inc-1"),
+    HealthChanged(change="incident-closed", mode="normal", cause="scanner raised", incident="i2"),
 ]
 
 ALL_KINDS = [
@@ -96,6 +99,7 @@ ALL_KINDS = [
     GuardBlocked,
     AlertChanged,
     CheckpointWritten,
+    HealthChanged,
 ]
 
 

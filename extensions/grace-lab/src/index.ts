@@ -29,7 +29,6 @@ import { Scanner } from './scan';
 import { GraceStatus } from './statusbar';
 
 const PLUGIN_ID = 'grace-lab:plugin';
-const HEALTH_REFRESH_MS = 15000; // health has no event on the bus yet: the status bar re-reads it
 
 const CommandIDs = {
   openPanel: 'grace:open-panel',
@@ -94,7 +93,7 @@ function activate(
     statusBar.registerStatusItem('grace-lab:status', { item, align: 'left', rank: 5 });
   }
   void health.refresh();
-  window.setInterval(() => void health.refresh(), HEALTH_REFRESH_MS);
+  model.healthChanged.connect(() => void health.refresh()); // a mode change or an incident
   void model.loadMe();
 
   const { commands } = app;

@@ -17,7 +17,8 @@ export const SCHEMAS = {
   decision: 'https://events.grace.dev/governance/decision-blocked',
   checkpoint: 'https://events.grace.dev/ledger/checkpoint-written',
   guard: 'https://events.grace.dev/kernel/guard-blocked',
-  policy: 'https://events.grace.dev/governance/policy-reload-failed'
+  policy: 'https://events.grace.dev/governance/policy-reload-failed',
+  health: 'https://events.grace.dev/health/health-changed'
 } as const;
 
 export interface IDecisionBlocked {
@@ -103,6 +104,11 @@ export class GraceModel {
     return this._ledgerChanged;
   }
 
+  /** The health mode changed, or an incident opened or closed (health-changed). */
+  get healthChanged(): ISignal<this, { change: string; mode: string }> {
+    return this._healthChanged;
+  }
+
   get settingsChanged(): ISignal<this, void> {
     return this._settingsChanged;
   }
@@ -138,6 +144,9 @@ export class GraceModel {
       case SCHEMAS.checkpoint:
         this._ledgerChanged.emit();
         break;
+      case SCHEMAS.health:
+        this._healthChanged.emit({ change: String(data.change), mode: String(data.mode) });
+        break;
       default:
         break;
     }
@@ -152,6 +161,7 @@ export class GraceModel {
   private _approvalChanged = new Signal<this, { approval_id: string; state: string }>(this);
   private _decisionBlocked = new Signal<this, IDecisionBlocked>(this);
   private _ledgerChanged = new Signal<this, void>(this);
+  private _healthChanged = new Signal<this, { change: string; mode: string }>(this);
   private _settingsChanged = new Signal<this, void>(this);
   private _revealRequested = new Signal<this, IReveal>(this);
 }
