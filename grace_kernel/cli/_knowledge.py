@@ -237,6 +237,23 @@ def knowledge_forget(doc_id: str, reason: str) -> Result:
     return doc.to_json(), text, 0
 
 
+@knowledge.command("feedback")
+@click.argument("doc_id")
+@click.option(
+    "--helpful/--not-helpful",
+    required=True,
+    help="Your vote on the document's source; it moves the source's next trust scores.",
+)
+@grace_command
+def knowledge_feedback(doc_id: str, helpful: bool) -> Result:
+    """Vote on a document's source (one vote per person and source; voting again replaces it)."""
+    with _knowledge() as kb:
+        net = kb.feedback(doc_id, by=cli_principal(), helpful=helpful)
+        source = kb.get(doc_id).source
+    text = f"{source}: net {net:+d} vote(s); it counts in the source's next trust scores"
+    return {"doc_id": doc_id, "source": source, "net_votes": net}, text, 0
+
+
 def _hit_text(rank: int, hit: SearchHit) -> str:
     where = f"{hit.source}" + (f" > {hit.heading}" if hit.heading else "")
     body = hit.text if len(hit.text) <= 600 else hit.text[:600] + " ..."

@@ -80,6 +80,13 @@ def test_the_cli_ingests_lists_shows_searches_and_forgets(project: Project, site
     with project.open() as ws, KnowledgeBase(ws) as kb:
         kb.approve(pending_id, approver=BOB)
     assert "sprockets" in project.grace("knowledge", "search", "sprockets").output
+    voted = json.loads(
+        project.grace("knowledge", "feedback", stored_id, "--helpful", "--json").output
+    )
+    assert voted["net_votes"] == 1
+    again = project.grace("knowledge", "feedback", stored_id, "--not-helpful").output
+    assert "net -1 vote(s)" in again  # one vote per person: the second replaces the first
+    project.grace("knowledge", "feedback", stored_id, code=2)  # helpful or not: say which
     forgot = project.grace("knowledge", "forget", stored_id, "--reason", "obsolete")
     assert "tombstone at ledger index" in forgot.output
     project.grace("knowledge", "show", "k-nope", code=2)
@@ -112,6 +119,7 @@ def test_approve_and_reject_from_the_cli_as_another_person(project: Project, sit
         ["knowledge", "approve"],
         ["knowledge", "reject"],
         ["knowledge", "forget"],
+        ["knowledge", "feedback"],
         ["knowledge", "search"],
     ],
 )
