@@ -255,6 +255,8 @@ class Supervisor:
             return
         if now - self._last_failure < self.cascade_window:
             return  # a late failure within the window still joins this incident
+        if self._calm_since is not None:
+            return  # the mode steps down first, so its record still names this incident
         incident.healed_at = self._wall()
         self.incident = None
         self._record_incident(incident, "closed")
