@@ -12,7 +12,9 @@ from __future__ import annotations
 import contextlib
 import getpass
 import hashlib
+import logging
 import os
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,7 @@ from grace_kernel.errors import (
     IntegrityError,
     KeyStoreError,
     MalformedRecordError,
+    StoreError,
 )
 from grace_kernel.events import CheckpointWritten, DecisionBlocked, EventBus, GuardBlocked
 from grace_kernel.governance import ApprovalStore, Governance, PolicyEngine
@@ -38,6 +41,8 @@ from grace_kernel.ledger import (
     LedgerStore,
     SQLiteLedgerStore,
     Subject,
+    VerificationLog,
+    VerificationRun,
     VerifyReport,
     predicate_type_urn,
     verify_log,
@@ -48,6 +53,7 @@ from grace_kernel.store import SQLiteTables
 __all__ = ["ATTESTATION", "Workspace", "current_user", "file_subject", "verify_store"]
 
 ATTESTATION = predicate_type_urn("attestation")
+_log = logging.getLogger(__name__)
 _CHUNK = 1 << 20
 
 
@@ -86,6 +92,7 @@ class Workspace:
         self._governance: Governance | None = None
         self._alerts: AlertStore | None = None
         self._quarantine: Quarantine | None = None
+        self._verifications: VerificationLog | None = None
         self._attached: list[SQLiteTables] = []  # other subsystems' tables (see attach_tables)
         # Set by a health supervisor: its in-memory mode wins over the stored one, so
         # governance sees a transition at once, even while the store cannot record it.
@@ -97,6 +104,13 @@ class Workspace:
         if self._alerts is None:
             self._alerts = AlertStore(self.settings.db_path, ledger=self.ledger, events=self.events)
         return self._alerts
+
+    @property
+    def verifications(self) -> VerificationLog:
+        """The history of full ledger verifications (:meth:`verify` adds to it)."""
+        if self._verifications is None:
+            self._verifications = VerificationLog(self.settings.db_path)
+        return self._verifications
 
     @property
     def quarantine(self) -> Quarantine:
@@ -157,6 +171,8 @@ class Workspace:
                 stack.enter_context(self._alerts.offline())
             if self._quarantine is not None:
                 stack.enter_context(self._quarantine.index.offline())
+            if self._verifications is not None:
+                stack.enter_context(self._verifications.offline())
             for tables in self._attached:
                 stack.enter_context(tables.offline())
             yield
@@ -207,6 +223,8 @@ class Workspace:
                 self._alerts.close()
             if self._quarantine is not None:
                 self._quarantine.close()
+            if self._verifications is not None:
+                self._verifications.close()
         finally:
             self.ledger.close()
 
@@ -237,18 +255,42 @@ class Workspace:
         body.setdefault("principal", principal or f"user:{current_user()}")
         return self.ledger.append(subjects=subjects, predicate_type=predicate_type, predicate=body)
 
-    def verify(self, *, progress: Callable[[int], None] | None = None) -> VerifyReport:
-        """Verify the whole live ledger against its checkpoints, its witness and its key files."""
+    def verify(
+        self,
+        *,
+        progress: Callable[[int], None] | None = None,
+        by: str | None = None,
+        via: str = "python",
+    ) -> VerifyReport:
+        """Verify the whole live ledger against its checkpoints, its witness and its key files.
+
+        The outcome joins :attr:`verifications` (``by`` defaults to the OS
+        user, ``via`` names the door: cli, server, lab, python).  A store that
+        cannot take the row does not hide the report: the failure is logged.
+        """
+        started, at = time.perf_counter(), time.time()
         report = verify_store(self.ledger.store, self.settings, progress=progress)
         if report.ok:
             checkpoints = self.ledger.store.checkpoints()
             if checkpoints:
                 newest = max(checkpoints, key=lambda c: c.size)
                 self.witness.advance(Checkpoint.from_text(newest.note))
+        run = VerificationRun.of(
+            report,
+            at=at,
+            seconds=time.perf_counter() - started,
+            by=by or f"user:{current_user()}",
+            via=via,
+        )
+        try:
+            self.verifications.add(run)
+        except StoreError as exc:
+            _log.warning("the verification was not added to its history: %s", exc.message)
         return report
 
     def status(self) -> dict[str, Any]:
         info = self.ledger.info()
+        latest = self.verifications.latest()
         engine = self.governance.engine
         active = engine.active
         info["governance"] = {
@@ -266,6 +308,7 @@ class Workspace:
             "sync": self.settings.sync,
             "checkpoint_every": self.settings.checkpoint_every,
             "checkpoint_interval": self.settings.checkpoint_interval,
+            "last_verification": None if latest is None else latest.to_json(),
             **info,
         }
 

@@ -29,7 +29,7 @@ from grace_kernel.ledger._canonical import loads_strict
 from grace_kernel.workspace import ATTESTATION, Workspace
 
 from ._health import health_lines, health_status
-from ._output import Result, grace_command, json_mode, settings_from_env
+from ._output import Result, grace_command, json_mode, settings_from_env, utc_time
 
 
 def _open(*, create: bool = False) -> Workspace:
@@ -93,6 +93,12 @@ def status() -> Result:
         "checkpoint:  "
         + ("none yet" if cp is None else f"size {cp['size']} at {cp['created_at']}"),
         f"trust mode:  {data['trust']} ({data['trust_note']})",
+        "verified:    "
+        + (
+            "never (run `grace verify`)"
+            if data["last_verification"] is None
+            else _verification_line(data["last_verification"])
+        ),
     ]
     gov = data["governance"]
     policies = (
@@ -240,6 +246,30 @@ def ledger_tail(count: int) -> Result:
         for e in entries
     )
     return entries, text, 0
+
+
+@ledger.command("verifications")
+@click.option("-n", "count", default=10, show_default=True, type=click.IntRange(1, 10_000))
+@grace_command
+def ledger_verifications(count: int) -> Result:
+    """Show the last N full verifications: when, outcome, size, by whom and through what.
+
+    `grace verify`, the server's verify endpoints and the JupyterLab panel add
+    to this history; dashboards and kernels only read it.
+    """
+    with _open() as ws:
+        runs = [r.to_json() for r in ws.verifications.recent(count)]
+    if not runs:
+        return runs, "no verification yet (run `grace verify`)", 0
+    return runs, "\n".join(_verification_line(r) for r in runs), 0
+
+
+def _verification_line(run: dict[str, Any]) -> str:
+    line = (
+        f"{utc_time(run['at'])}  {'OK' if run['ok'] else 'FAILED'}  {run['size']} records  "
+        f"{run['seconds']:.2f} s  by {run['by']} via {run['via']}"
+    )
+    return line if run["ok"] else f"{line}\n    {run['problem']}"
 
 
 @ledger.command("show")
@@ -397,7 +427,7 @@ def verify(
             )
     else:
         with _open() as ws, _progress("verifying", ws.ledger.size) as progress:
-            report = ws.verify(progress=progress)
+            report = ws.verify(progress=progress, via="cli")
     return report.to_json(), _report_text(report), 0 if report.ok else 1
 
 
@@ -412,7 +442,7 @@ def _verify_notebook(notebook: Path, bundle: Path | None, trusted: list[str] | N
             )
     else:
         with _open() as ws, _progress("verifying", ws.ledger.size) as progress:
-            report = verify_notebook(notebook, workspace=ws, progress=progress)
+            report = verify_notebook(notebook, workspace=ws, progress=progress, via="cli")
     return report.to_json(), report.text(), 0 if report.ok else 1
 
 

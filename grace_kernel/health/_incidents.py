@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -83,9 +82,9 @@ class IncidentStore(SQLiteTables):
             )
 
     def recent(self, limit: int = 10) -> list[Incident]:
+        if self.readonly and not self.has_table("health_incidents"):
+            return []  # a read-only reader does not create the table
         with self._read() as conn:
-            if self.readonly and not _has_table(conn):
-                return []  # a read-only reader does not create the table
             rows = conn.execute(
                 "SELECT id, root, members, cause, detected_at, healed_at, actions, mode_before,"
                 " mode_after FROM health_incidents ORDER BY detected_at DESC LIMIT ?",
@@ -105,10 +104,3 @@ class IncidentStore(SQLiteTables):
             )
             for r in rows
         ]
-
-
-def _has_table(conn: sqlite3.Connection) -> bool:
-    found = conn.execute(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'health_incidents'"
-    ).fetchone()
-    return found is not None

@@ -169,11 +169,7 @@ class KnowledgeIndex(SQLiteTables):
         super().__init__(path, _SCHEMA, readonly=readonly)
 
     def has_tables(self) -> bool:
-        with self._read() as conn:
-            row = conn.execute(
-                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'knowledge_chunks'"
-            ).fetchone()
-        return row is not None
+        return self.has_table("knowledge_chunks")
 
     @staticmethod
     def _bump(conn: sqlite3.Connection) -> None:

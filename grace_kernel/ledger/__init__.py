@@ -14,6 +14,7 @@ from grace_kernel.ledger._bundle import ExportSummary, export_bundle, verify_bun
 from grace_kernel.ledger._canonical import canonical_json, loads_strict
 from grace_kernel.ledger._checkpoint import Checkpoint
 from grace_kernel.ledger._dsse import IN_TOTO_PAYLOAD_TYPE, Envelope, Signature, pae
+from grace_kernel.ledger._history import VerificationLog, VerificationRun
 from grace_kernel.ledger._keys import FileKeyStore, KeyStore, MemoryKeyStore, PublicKey, key_id
 from grace_kernel.ledger._ledger import (
     KEY_ADD,
@@ -67,6 +68,8 @@ __all__ = [
     "Statement",
     "Subject",
     "SystemClock",
+    "VerificationLog",
+    "VerificationRun",
     "VerifyReport",
     "canonical_json",
     "export_bundle",

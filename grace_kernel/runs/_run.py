@@ -195,8 +195,13 @@ def verify_notebook(
     bundle: Path | None = None,
     trusted_keyids: list[str] | None = None,
     progress: Callable[[int], None] | None = None,
+    by: str | None = None,
+    via: str = "python",
 ) -> NotebookReport:
-    """Verify the ledger (workspace or bundle), then each code cell of ``path`` against it."""
+    """Verify the ledger (workspace or bundle), then each code cell of ``path`` against it.
+
+    A workspace's verification joins its history (``by`` and ``via`` as in
+    :meth:`Workspace.verify`)."""
     if (workspace is None) == (bundle is None):
         raise InputError("verify a notebook against a workspace or a bundle, not both")
     nb = read_notebook(path)
@@ -205,7 +210,7 @@ def verify_notebook(
         envelopes: Iterator[tuple[int, bytes]] = _bundle_envelopes(bundle)
     else:
         assert workspace is not None
-        report = workspace.verify(progress=progress)
+        report = workspace.verify(progress=progress, by=by, via=via)
         envelopes = enumerate(workspace.ledger.store.iter_envelopes())
     if not report.ok:
         envelopes = iter(())

@@ -382,7 +382,7 @@ class LedgerVerifyHandler(GraceHandler):
     @_endpoint("read")
     def post(self) -> Reply:
         """The report; 409 (like any integrity failure) when the ledger does not verify."""
-        report = self.service.workspace.verify()
+        report = self.service.workspace.verify(by=self.principal.label, via="server")
         return Reply(200 if report.ok else 409, report.to_json())
 
 

@@ -6,7 +6,8 @@ function in the server process.
 - ``GET me``: who is asking and what their role lets them do (the panel hides
   what they may not do; the server still checks every request).
 - ``GET lab/ledger`` and ``POST lab/ledger/verify``: the ledger's size, latest
-  checkpoint and the last full verification this server ran.
+  checkpoint and the newest full verification in the workspace's history
+  (whoever ran it: ``grace verify``, this panel, the API).
 - ``POST notebook/verify``: ``grace verify --notebook`` for one notebook
   (:func:`grace_kernel.runs.verify_notebook`).
 - ``POST fix`` and ``POST fixes/<record>/undo``: Hunter's fixes for a file as a
@@ -23,7 +24,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import time
 from pathlib import Path
 from typing import Any
 
@@ -34,12 +34,12 @@ from grace_kernel.ledger import Subject, predicate_type_urn
 from grace_kernel.quarantine import quarantine_file, restore_file
 from grace_kernel.server._auth import ACTION_ROLES, ROLES, GraceAuthorizer
 from grace_kernel.server._handlers import GraceHandler, NotFound, Reply, _endpoint
+from grace_kernel.workspace import Workspace
 
 __all__ = ["FILE_FIX", "ROUTES"]
 
 FILE_FIX = predicate_type_urn("file-fix")
 BACKUPS = "backups"  # .grace/backups/<sha256>: the store `grace scan --fix` uses too
-_VERIFICATION = "grace_lab_verification"  # the last full verification, in the app settings
 _MAX_REASON = 2000
 
 
@@ -94,19 +94,6 @@ class MeHandler(GraceHandler):
 # ---------------------------------------------------------------- ledger
 
 
-def _remember(handler: GraceHandler, report: dict[str, Any]) -> dict[str, Any]:
-    last = {
-        "at": time.time(),
-        "by": handler.principal.label,
-        "ok": report["ok"],
-        "size": report["size"],
-        "problem": report["problem"],
-        "first_bad_index": report["first_bad_index"],
-    }
-    handler.settings[_VERIFICATION] = last
-    return last
-
-
 class LabLedgerHandler(GraceHandler):
     @_endpoint("read")
     def get(self) -> dict[str, Any]:
@@ -118,17 +105,23 @@ class LabLedgerHandler(GraceHandler):
         return {
             "size": ledger.size,
             "checkpoint": checkpoint,
-            "last_verification": self.settings.get(_VERIFICATION),
+            "last_verification": _last_verification(self.service.workspace),
         }
 
 
 class LabLedgerVerifyHandler(GraceHandler):
     @_endpoint("read")
     def post(self) -> Reply:
-        """Like ``POST ledger/verify`` (200 or 409), and remembered as the last verification."""
-        report = self.service.workspace.verify().to_json()
-        last = _remember(self, report)
+        """Like ``POST ledger/verify`` (200 or 409), with the verification history's newest."""
+        workspace = self.service.workspace
+        report = workspace.verify(by=self.principal.label, via="lab").to_json()
+        last = _last_verification(workspace)
         return Reply(200 if report["ok"] else 409, {**report, "last_verification": last})
+
+
+def _last_verification(workspace: Workspace) -> dict[str, Any] | None:
+    latest = workspace.verifications.latest()
+    return None if latest is None else latest.to_json()
 
 
 class NotebookVerifyHandler(GraceHandler):
@@ -141,17 +134,10 @@ class NotebookVerifyHandler(GraceHandler):
         path = self.file_under_root(relative)
         if path.suffix.lower() != ".ipynb":
             raise InputError(f"{relative!r} is not a notebook (.ipynb)")
-        report = verify_notebook(path, workspace=self.service.workspace).to_json()
+        report = verify_notebook(
+            path, workspace=self.service.workspace, by=self.principal.label, via="lab"
+        ).to_json()
         report["notebook"] = relative
-        _remember(
-            self,
-            {
-                "ok": report["ledger_ok"],
-                "size": self.service.workspace.ledger.size,
-                "problem": report["ledger_problem"],
-                "first_bad_index": None,
-            },
-        )
         return report
 
 

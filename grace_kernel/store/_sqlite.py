@@ -112,6 +112,14 @@ class SQLiteTables:
             with sqlite_errors(path):
                 self._conn.executescript(schema)
 
+    def has_table(self, name: str) -> bool:
+        """Whether ``name`` exists (a read-only reader never creates its tables)."""
+        with self._read() as conn:
+            row = conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
+            ).fetchone()
+        return row is not None
+
     @contextlib.contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:
         with self._lock, sqlite_errors(self.path):

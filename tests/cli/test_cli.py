@@ -65,6 +65,7 @@ def test_every_command_documents_itself() -> None:
         ["ledger", "consistency"],
         ["ledger", "checkpoint"],
         ["ledger", "export"],
+        ["ledger", "verifications"],
         ["run"],
         ["install"],
         ["doctor"],
@@ -211,6 +212,28 @@ def test_verify_fails_with_index_after_direct_database_edit(home: Path, data_fil
     assert report["ok"] is False
     assert report["first_bad_index"] == 3
     assert "record 3" in report["problem"]
+    failed, *_ = run_json(home, "ledger", "verifications")  # the failure stays on record
+    assert (failed["ok"], failed["first_bad_index"], failed["via"]) == (False, 3, "cli")
+    assert "FAILED" in run(home, "status").stdout
+
+
+def test_every_verification_joins_the_history(home: Path, data_file: Path) -> None:
+    run(home, "init")
+    assert "verified:    never" in run(home, "status").stdout
+    assert "no verification yet" in run(home, "ledger", "verifications").stdout
+    run(home, "attest", str(data_file))
+    run(home, "verify")
+    run(home, "attest", str(data_file))
+    run(home, "verify")
+    newest, older = run_json(home, "ledger", "verifications")
+    assert (newest["size"], older["size"]) == (older["size"] + 1, newest["size"] - 1)
+    assert newest["ok"] and older["ok"] and newest["at"] >= older["at"]
+    assert newest["via"] == "cli" and newest["by"].startswith("user:")
+    status = run_json(home, "status")
+    assert status["last_verification"] == newest
+    assert f"OK  {newest['size']} records" in run(home, "status").stdout
+    (only,) = run_json(home, "ledger", "verifications", "-n", "1")
+    assert only == newest
 
 
 @pytest.mark.parametrize(

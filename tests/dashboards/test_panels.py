@@ -208,6 +208,20 @@ def test_the_dashboards_never_write_to_the_workspace(seeded: SeedSummary) -> Non
     assert _ledger_digest(seeded.home) == before
 
 
+def test_the_verification_panel_shows_the_workspace_history_beside_its_own(
+    writer: Workspace,
+) -> None:
+    view = WorkspaceView.at(writer.settings.home)
+    verification = p.Verification(view)
+    (own,) = verification.data
+    assert own.via == "dashboard"
+    writer.verify(by="user:vera", via="cli")  # the trusted side verifies too
+    verification.verify_now()
+    assert [v.via for v in verification.data] == ["dashboard", "cli", "dashboard"]
+    assert "user:vera via cli" in verification.output.value
+    assert verification.output.value.count("this page") == 2
+
+
 def test_a_tampered_record_is_shown_as_a_failed_verification(writer: Workspace) -> None:
     view = WorkspaceView.at(writer.settings.home)
     verification = p.Verification(view)

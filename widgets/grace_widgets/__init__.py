@@ -20,7 +20,7 @@ from pathlib import Path
 from grace_kernel.config import Settings
 from grace_kernel.errors import GraceEnvironmentError
 from grace_widgets._layout import Dashboard
-from grace_widgets._source import CheckpointInfo, Record, Verification, WorkspaceView
+from grace_widgets._source import CheckpointInfo, Record, VerificationRun, WorkspaceView
 from grace_widgets._ui import Panel, RefreshBar, Ticker
 
 __all__ = [
@@ -31,7 +31,7 @@ __all__ = [
     "Record",
     "RefreshBar",
     "Ticker",
-    "Verification",
+    "VerificationRun",
     "WorkspaceView",
     "dashboard_path",
     "dashboards_dir",

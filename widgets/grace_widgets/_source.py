@@ -7,7 +7,8 @@ reads through the subsystems' own stores opened read-only (SQLite ``mode=ro``
 URIs): the ledger (:class:`~grace_kernel.ledger.SQLiteLedgerStore`), alerts
 (:class:`~grace_kernel.hunter.AlertStore`), approvals
 (:class:`~grace_kernel.governance.ApprovalStore`), and health incidents
-(:class:`~grace_kernel.health.IncidentStore`), all opened read-only.
+(:class:`~grace_kernel.health.IncidentStore`) and the verification history
+(:class:`~grace_kernel.ledger.VerificationLog`), all opened read-only.
 
 A workspace that does not exist yet (no ``grace.db``) is not an error: every
 reader then answers "nothing yet" and the widgets show their empty states.
@@ -30,13 +31,29 @@ from grace_kernel.governance import ApprovalRequest, ApprovalStore
 from grace_kernel.health import Incident, IncidentStore
 from grace_kernel.hunter import AlertStore
 from grace_kernel.hunter._alerts import Alert
-from grace_kernel.ledger import Envelope, SQLiteLedgerStore, Statement, VerifyReport
-from grace_kernel.workspace import verify_store
+from grace_kernel.ledger import (
+    Envelope,
+    SQLiteLedgerStore,
+    Statement,
+    VerificationLog,
+    VerificationRun,
+    VerifyReport,
+)
+from grace_kernel.workspace import current_user, verify_store
 
-__all__ = ["Alert", "CheckpointInfo", "Record", "Verification", "WorkspaceView", "short_type"]
+__all__ = [
+    "DASHBOARD",
+    "Alert",
+    "CheckpointInfo",
+    "Record",
+    "VerificationRun",
+    "WorkspaceView",
+    "short_type",
+]
 
 _T = TypeVar("_T")
 _URN_PREFIX = "urn:grace:predicate:"
+DASHBOARD = "dashboard"  # the ``via`` of a verification a dashboard ran (never stored)
 
 
 def short_type(predicate_type: str) -> str:
@@ -69,18 +86,6 @@ class CheckpointInfo:
     origin: str
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Verification:
-    """One verification this view ran (the ledger keeps no record of reads)."""
-
-    at: float
-    ok: bool
-    size: int
-    first_bad_index: int | None
-    problem: str | None
-    seconds: float
-
-
 class WorkspaceView:
     """What the dashboards read, and only through read-only connections.
 
@@ -93,7 +98,7 @@ class WorkspaceView:
         self.settings = settings
         self._clock = clock
         self._records: list[Record] = []
-        self.verifications: list[Verification] = []
+        self.verifications: list[VerificationRun] = []  # the ones this view ran
 
     @classmethod
     def at(cls, home: Path) -> WorkspaceView:
@@ -168,10 +173,14 @@ class WorkspaceView:
         """The health mode as last stored by the supervisor (``normal`` when none is)."""
         return self.meta("health.mode") or "normal"
 
-    def verify(self) -> Verification:
+    def verify(self) -> VerificationRun:
         """Verify the whole ledger read-only (signatures, chain, Merkle roots, checkpoints,
-        witness) and remember the outcome in :attr:`verifications`."""
-        started = time.perf_counter()
+        witness) and remember the outcome in :attr:`verifications`.
+
+        A dashboard may not write, so its verifications stay in this view;
+        :meth:`verification_history` shows them beside the workspace's own.
+        """
+        started, at = time.perf_counter(), self._clock()
         if not self.exists:
             report = VerifyReport(ok=True, size=0, first_bad_index=None, problem=None)
         else:
@@ -182,16 +191,26 @@ class WorkspaceView:
                 report = VerifyReport(ok=False, size=0, first_bad_index=None, problem=exc.message)
             finally:
                 store.close()
-        outcome = Verification(
-            at=self._clock(),
-            ok=report.ok,
-            size=report.size,
-            first_bad_index=report.first_bad_index,
-            problem=report.problem,
+        outcome = VerificationRun.of(
+            report,
+            at=at,
             seconds=time.perf_counter() - started,
+            by=f"user:{current_user()}",
+            via=DASHBOARD,
         )
         self.verifications.append(outcome)
         return outcome
+
+    def verification_history(self, limit: int = 20) -> list[VerificationRun]:
+        """The workspace's verification history (``grace verify``, the server, the lab)
+        merged with this view's own, newest first."""
+        stored: list[VerificationRun] = []
+        if self.exists:
+            log = VerificationLog(self.settings.db_path, readonly=True)
+            with contextlib.closing(log):
+                stored = log.recent(limit)
+        merged = sorted([*stored, *self.verifications], key=lambda r: r.at, reverse=True)
+        return merged[:limit]
 
     # ------------------------------------------------------------------ other stores
 

@@ -28,7 +28,7 @@ from grace_kernel.health import (
 )
 from grace_kernel.hunter import Scanner
 from grace_widgets import _plots, _shape
-from grace_widgets._source import WorkspaceView
+from grace_widgets._source import DASHBOARD, WorkspaceView
 from grace_widgets._ui import PlotPanel, TablePanel, table, utc
 
 __all__ = [
@@ -297,10 +297,12 @@ class Checkpoints(TablePanel):
 
 
 class Verification(TablePanel):
-    """Verify the whole ledger (read-only) and keep the history of this view's verifications.
+    """Verify the whole ledger (read-only) and show the verification history.
 
     Verifies when built, on "Verify now", and on a refresh that finds new
-    records; the ledger records no reads, so the history is this view's own.
+    records.  A dashboard may not write, so its own verifications are kept in
+    the view ("this page"); the rest of the history is the workspace's
+    (``grace verify``, the server's API, the JupyterLab panel).
     """
 
     title = "Verification"
@@ -320,11 +322,11 @@ class Verification(TablePanel):
         self.refresh()
 
     def update(self) -> bool:
-        history = self.view.verifications
+        own = self.view.verifications
         size = len(self.view.records())
-        if not history or history[-1].size != size:
+        if not own or own[-1].size != size:
             self.view.verify()
-        self.data = list(reversed(self.view.verifications))
+        self.data = self.view.verification_history()
         rows = [
             (
                 utc(v.at),
@@ -333,12 +335,13 @@ class Verification(TablePanel):
                 "-" if v.first_bad_index is None else v.first_bad_index,
                 v.problem or "",
                 f"{v.seconds * 1000:.0f} ms",
+                "this page" if v.via == DASHBOARD else f"{v.by} via {v.via}",
             )
             for v in self.data
         ]
         self.show(
             table(
-                ["at (UTC)", "result", "records", "first bad", "problem", "took"],
+                ["at (UTC)", "result", "records", "first bad", "problem", "took", "by"],
                 rows,
                 classes=lambda c, v: (
                     ("grace-ok" if v == "verified" else "grace-bad") if c == 1 else None
