@@ -35,6 +35,7 @@ class ActionKind(enum.StrEnum):
     NET_CONNECT = "net.connect"
     PACKAGE_INSTALL = "package.install"
     KNOWLEDGE_INGEST = "knowledge.ingest"
+    KNOWLEDGE_FORGET = "knowledge.forget"
     MODEL_TRAIN = "model.train"
     MODEL_DEPLOY = "model.deploy"
     SECRET_READ = "secret.read"  # noqa: S105  # an action name, not a secret
@@ -55,6 +56,7 @@ RESOURCE_TYPES: Mapping[ActionKind, str] = {
     ActionKind.NET_CONNECT: "Host",
     ActionKind.PACKAGE_INSTALL: "Package",
     ActionKind.KNOWLEDGE_INGEST: "Document",
+    ActionKind.KNOWLEDGE_FORGET: "Document",
     ActionKind.MODEL_TRAIN: "Model",
     ActionKind.MODEL_DEPLOY: "Model",
     ActionKind.SECRET_READ: "Secret",

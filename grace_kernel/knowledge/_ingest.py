@@ -815,36 +815,50 @@ class KnowledgeBase:
         return self._record(current, "reject", by=by.label, note=note or None)
 
     def forget(self, doc_id: str, *, by: Principal, reason: str = "") -> Document:
-        """Remove a document's content (text and blobs); a signed tombstone stays."""
+        """Remove a document's content (text and blobs); a signed tombstone stays.
+
+        A governed ``knowledge.forget`` on the document's source: the seeded
+        policies let a person forget, never a kernel or a service, and nobody
+        in safe mode or lockdown.
+        """
         doc = self.index.get(doc_id)
         if doc.state == "forgotten" and doc.ledger_index is not None:
             raise InputError(f"{doc_id} is already forgotten")
-        if doc.state == "pending" and doc.approval_id is not None:
-            request = self._gov.approvals.get(doc.approval_id)
-            if request.state == "pending":
-                self._gov.deny(doc.approval_id, approver=by, note="forgotten")
-        self.index.forget_content(doc.id)
-        # ledger_index NULL until the tombstone is recorded: a crash in between is
-        # finished by forgetting it again.
-        current = self.index.update(
-            doc.id,
-            state="forgotten",
-            decided_by=by.label,
-            decided_at=self._clock(),
-            note=reason or None,
-            ledger_index=None,
+        action = Action(
+            kind=ActionKind.KNOWLEDGE_FORGET,
+            principal=by,
+            resource=doc.source,
+            facts={"sha256": doc.sha256},
+            detail={"id": doc.id, "version": doc.version, "state": doc.state, "reason": reason},
         )
-        current = self._record(
-            current,
-            "forget",
-            by=by.label,
-            reason=reason or None,
-            previous_state=doc.state,
-            text_sha256=doc.text_sha256,
-        )
-        for digest in {doc.sha256, doc.text_sha256}:
-            if not self.index.blob_users(digest):
-                self.blobs.remove(digest)
+        with self._gov.governed(action) as decision:
+            if doc.state == "pending" and doc.approval_id is not None:
+                request = self._gov.approvals.get(doc.approval_id)
+                if request.state == "pending":
+                    self._gov.deny(doc.approval_id, approver=by, note="forgotten")
+            self.index.forget_content(doc.id)
+            # ledger_index NULL until the tombstone is recorded: a crash in between is
+            # finished by forgetting it again.
+            current = self.index.update(
+                doc.id,
+                state="forgotten",
+                decided_by=by.label,
+                decided_at=self._clock(),
+                note=reason or None,
+                ledger_index=None,
+            )
+            current = self._record(
+                current,
+                "forget",
+                by=by.label,
+                reason=reason or None,
+                previous_state=doc.state,
+                text_sha256=doc.text_sha256,
+                decision_id=decision.decision_id,
+            )
+            for digest in {doc.sha256, doc.text_sha256}:
+                if not self.index.blob_users(digest):
+                    self.blobs.remove(digest)
         return current
 
     def feedback(self, doc_id: str, *, by: Principal, helpful: bool) -> int:

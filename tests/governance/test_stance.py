@@ -493,6 +493,7 @@ def _one_of_each(root: Path) -> list[Action]:
         connect("127.0.0.1"),
         install("numpy==1.26.4"),
         ingest(0.99),
+        action(ActionKind.KNOWLEDGE_FORGET, "notes.md"),
         action(ActionKind.MODEL_TRAIN, "m"),
         action(ActionKind.MODEL_DEPLOY, "m"),
         action(ActionKind.SECRET_READ, "token", principal=SERVICE),

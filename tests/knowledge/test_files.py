@@ -8,11 +8,12 @@ from pathlib import Path
 import pytest
 
 from grace_kernel.errors import InputError
+from grace_kernel.governance import DECISION, PolicyDenied, Principal
 from grace_kernel.knowledge import KNOWLEDGE_INGEST, KnowledgeBase
 from grace_kernel.knowledge._chunk import chunk_text
 from grace_kernel.knowledge._index import Document, new_id
 from grace_kernel.workspace import Workspace
-from tests.governance.conftest import predicates
+from tests.governance.conftest import predicates, set_mode
 from tests.knowledge.conftest import ALICE, BOB, Project
 
 
@@ -188,6 +189,34 @@ def test_forget_removes_content_and_keeps_a_signed_tombstone(
     assert back.document is not None
     assert back.document.version == 2
     assert ws.verify().ok
+
+
+def test_forgetting_is_governed_a_person_may_a_kernel_may_not_nobody_in_safe_mode(
+    project: Project, kb: KnowledgeBase, ws: Workspace
+) -> None:
+    path = project.write("keep.md", "# Keep\n\nThe flanges are blue.\n")
+    (outcome,) = kb.ingest([str(path)], principal=ALICE)
+    doc = outcome.document
+    assert doc is not None
+    kernel = Principal.kernel("k1", on_behalf_of="alice")
+    with pytest.raises(PolicyDenied, match=r"knowledge\.forget"):
+        kb.forget(doc.id, by=kernel)
+    set_mode(ws, "safe")
+    with pytest.raises(PolicyDenied) as refused:
+        kb.forget(doc.id, by=BOB)
+    assert refused.value.decision.policy_ids == ("mode-safe-no-forget",)
+    assert [h.source for h in kb.search("flanges blue")] == ["keep.md"]  # nothing lost
+    assert kb.index.get(doc.id).state == "approved"
+    denied = [d for d in predicates(ws, DECISION) if d["action"]["kind"] == "knowledge.forget"]
+    assert [d["effect"] for d in denied] == ["deny", "deny"]
+
+    set_mode(ws, "normal")
+    gone = kb.forget(doc.id, by=BOB, reason="stale")
+    assert gone.state == "forgotten"
+    tomb = predicates(ws, KNOWLEDGE_INGEST)[-1]
+    allowed = predicates(ws, DECISION)[-1]
+    assert (allowed["effect"], allowed["action"]["resource"]) == ("allow", "keep.md")
+    assert tomb["decision_id"] == allowed["decision_id"]
 
 
 def test_a_row_left_unrecorded_by_a_crash_is_finished_by_the_next_ingest(
