@@ -98,6 +98,7 @@ export interface IHealth {
 export interface IVerification {
   at: number;
   by: string;
+  via: string; // cli, server, lab, python: who added it to the workspace's history
   ok: boolean;
   size: number;
   problem: string | null;

@@ -77,8 +77,8 @@ export class LedgerTab extends Widget {
           'dd',
           { class: last && !last.ok ? 'grace-Bad' : '' },
           last
-            ? `${last.ok ? 'OK' : 'FAILED: ' + (last.problem ?? '')} — ${last.size} records, ${when(last.at)} by ${last.by}`
-            : 'not since this server started'
+            ? `${last.ok ? 'OK' : 'FAILED: ' + (last.problem ?? '')} — ${last.size} records, ${when(last.at)} by ${last.by} via ${last.via}`
+            : 'never'
         )
       ),
       h(
@@ -177,13 +177,20 @@ export class LedgerTab extends Widget {
             'li',
             { class: 'grace-Item' },
             `${entry.path} (${entry.id}), by ${entry.who}: ${entry.why} `,
-            button('Restore', () =>
-              this.changes.undo({ kind: 'quarantine', path: entry.path, id: entry.id, state: 'done' })
-            )
+            button('Restore', () => this.changes.undo(this.changeFor(entry)))
           )
         )
       )
     );
+  }
+
+  /**
+   * This session's quarantine of the entry, so that a Restore shows in "Your
+   * changes" (waiting, undone) like its Undo does; a new change otherwise.
+   */
+  private changeFor(entry: IQuarantineEntry): IChange {
+    const mine = this.changes.list.find(c => c.kind === 'quarantine' && c.id === entry.id);
+    return mine ?? { kind: 'quarantine', path: entry.path, id: entry.id, state: 'done' };
   }
 
   private summary: ILedgerSummary | null = null;

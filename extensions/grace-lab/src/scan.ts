@@ -2,8 +2,9 @@
  * Scan, Apply fix and Quarantine, for notebook cells, whole notebooks and files.
  *
  * Scans call POST scan (nothing is recorded); findings below the
- * minimum-severity setting are not shown. Files are scanned again on save when
- * the setting says so. Fixes and quarantines go through Changes (backup, ledger
+ * minimum-severity setting are not shown, and changing the setting re-filters
+ * the markers already shown. Files are scanned again on save when the setting
+ * says so. Fixes and quarantines go through Changes (backup, ledger
  * record, Undo).
  */
 import { JupyterFrontEnd } from '@jupyterlab/application';
@@ -11,12 +12,15 @@ import { InputDialog, Notification } from '@jupyterlab/apputils';
 import { IDocumentManager } from '@jupyterlab/docmanager';
 import { IDocumentWidget } from '@jupyterlab/docregistry';
 import { FileEditor, IEditorTracker } from '@jupyterlab/fileeditor';
+import { Cell } from '@jupyterlab/cells';
 import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 
 import { IFinding, IScanResult, request } from './api';
 import { Changes } from './changes';
 import { markCell, markEditor } from './markers';
 import { GraceModel } from './model';
+
+const REFRESH_FILES = 'filebrowser:refresh';
 
 export class Scanner {
   constructor(
@@ -34,6 +38,7 @@ export class Scanner {
         }
       });
     });
+    model.settingsChanged.connect(() => this.refilter());
     changes.changed.connect((_, change) => {
       if (change) {
         void this.afterChange(change.kind, change.path, change.state);
@@ -63,9 +68,7 @@ export class Scanner {
       method: 'POST',
       body: { code: cell.model.sharedModel.getSource(), kind: 'cell' }
     });
-    const shown = result.findings.filter(f => this.model.shows(f.severity));
-    markCell(cell, shown);
-    return shown;
+    return this.showCell(cell, result.findings);
   }
 
   async scanNotebook(panel = this.notebooks.currentWidget): Promise<IFinding[]> {
@@ -81,9 +84,7 @@ export class Scanner {
         method: 'POST',
         body: { code: cell.model.sharedModel.getSource(), kind: 'cell' }
       });
-      const shown = result.findings.filter(f => this.model.shows(f.severity));
-      markCell(cell, shown);
-      all.push(...shown);
+      all.push(...this.showCell(cell, result.findings));
     }
     this.summarize(panel.context.path, all);
     return all;
@@ -100,10 +101,43 @@ export class Scanner {
       method: 'POST',
       body: { path: widget.context.path }
     });
-    const shown = result.findings.filter(f => this.model.shows(f.severity));
+    this.found.set(widget, result.findings);
+    const shown = this.shown(result.findings);
     markEditor(widget.content.editor, shown);
     return shown;
   }
+
+  private shown(findings: IFinding[]): IFinding[] {
+    return findings.filter(f => this.model.shows(f.severity));
+  }
+
+  private showCell(cell: Cell, findings: IFinding[]): IFinding[] {
+    this.found.set(cell, findings);
+    const shown = this.shown(findings);
+    markCell(cell, shown);
+    return shown;
+  }
+
+  /** The minimum severity changed: mark again what the last scans found, without scanning. */
+  private refilter(): void {
+    this.editors.forEach(widget => {
+      const found = this.found.get(widget);
+      if (found) {
+        markEditor(widget.content.editor, this.shown(found));
+      }
+    });
+    this.notebooks.forEach(panel => {
+      for (const cell of panel.content.widgets) {
+        const found = this.found.get(cell);
+        if (found) {
+          markCell(cell, this.shown(found));
+        }
+      }
+    });
+  }
+
+  /** Everything the last scan of a cell or file editor found, before the severity filter. */
+  private readonly found = new WeakMap<object, IFinding[]>();
 
   /** Apply Hunter's automatic fixes to the current file or notebook (saved first). */
   async applyFix(): Promise<void> {
@@ -135,7 +169,11 @@ export class Scanner {
     if (!answer.button.accept) {
       return;
     }
-    await widget.context.save();
+    if (widget.context.model.dirty) {
+      // Only then: a save makes the file browser list the folder, and a listing that
+      // runs while the file moves out fails ("Directory not found").
+      await widget.context.save();
+    }
     try {
       await this.changes.quarantine(path, answer.value ?? '');
     } catch (error) {
@@ -150,6 +188,10 @@ export class Scanner {
     if (kind === 'quarantine') {
       if (state === 'done' && widget && !widget.context.model.dirty) {
         await widget.close(); // the file is gone from the workspace
+      }
+      if (state !== 'waiting' && this.app.commands.hasCommand(REFRESH_FILES)) {
+        // The server moved the file, not Jupyter's contents API: the file browser did not see it.
+        await this.app.commands.execute(REFRESH_FILES);
       }
       return;
     }
