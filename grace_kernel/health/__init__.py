@@ -29,11 +29,12 @@ from grace_kernel.health._records import (
     HEALTH_TRANSITION,
     HEALTH_TRIGGER,
     STORE_RESTORE,
+    append_health_record,
 )
 from grace_kernel.health._registry import Component, Registry, Strategy
 from grace_kernel.health._spool import RecordSpool
 from grace_kernel.health._store import StoreKeeper, restore_unopened, unopenable
-from grace_kernel.health._supervisor import Supervisor
+from grace_kernel.health._supervisor import MANUAL_META, Supervisor
 from grace_kernel.health._text import heal_lines
 from grace_kernel.health._triggers import Burst, BurstAction, BurstDetector, Signal, Trigger
 from grace_kernel.health._wiring import set_manual_mode, workspace_supervisor
@@ -42,6 +43,7 @@ __all__ = [
     "HEALTH_INCIDENT",
     "HEALTH_TRANSITION",
     "HEALTH_TRIGGER",
+    "MANUAL_META",
     "STORE_RESTORE",
     "Backoff",
     "Burst",
@@ -63,6 +65,7 @@ __all__ = [
     "Strategy",
     "Supervisor",
     "Trigger",
+    "append_health_record",
     "heal_lines",
     "mode_for",
     "policy_check",

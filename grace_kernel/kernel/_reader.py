@@ -15,8 +15,7 @@ from typing import Any
 from grace_kernel.config import Settings
 from grace_kernel.errors import GraceEnvironmentError, MalformedRecordError
 from grace_kernel.governance import ApprovalRequest, ApprovalStore
-from grace_kernel.health import Incident, IncidentStore
-from grace_kernel.health._supervisor import MANUAL_META
+from grace_kernel.health import MANUAL_META, Incident, IncidentStore
 from grace_kernel.hunter import AlertStore
 from grace_kernel.hunter._alerts import Alert
 from grace_kernel.ledger import Envelope, SQLiteLedgerStore, Statement, VerifyReport

@@ -16,21 +16,18 @@ same content finishes it.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
-import os
-import re
 import secrets
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from grace_kernel.errors import GraceEnvironmentError, InputError, IntegrityError
+from grace_kernel.errors import InputError
 from grace_kernel.store import SQLiteTables
 
-__all__ = ["BlobStore", "Document", "KnowledgeIndex", "StoredChunk"]
+__all__ = ["Document", "KnowledgeIndex", "StoredChunk"]
 
 STATES = ("pending", "approved", "superseded", "rejected", "forgotten")
 
@@ -95,7 +92,6 @@ _DOC_COLUMNS = (
     " principal, decision_id, approval_id, ingest_index, ledger_index, decided_by, decided_at,"
     " note"
 )
-_HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -357,79 +353,3 @@ class KnowledgeIndex(SQLiteTables):
 
 def new_id() -> str:
     return f"k-{secrets.token_hex(5)}"
-
-
-# ---------------------------------------------------------------------- blobs
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-class BlobStore:
-    """``.grace/knowledge/<sha256>``: private (0700/0600), content-addressed, written atomically."""
-
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-
-    def path(self, sha256: str) -> Path:
-        if not _HEX64.fullmatch(sha256):
-            raise IntegrityError(f"{sha256!r} is not a SHA-256 digest")
-        return self.directory / sha256
-
-    def put(self, sha256: str, data: bytes) -> None:
-        """Write ``data`` under its digest (temporary file, fsync, rename, fsync the directory)."""
-        final = self.path(sha256)
-        if final.is_file():
-            return
-        tmp = self.directory / f".incoming-{secrets.token_hex(8)}"
-        try:
-            self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            tmp.replace(final)
-            _fsync_dir(self.directory)
-        except OSError as exc:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
-            raise GraceEnvironmentError(
-                f"cannot store a blob in {self.directory}: {exc.strerror}"
-            ) from None
-
-    def read(self, sha256: str) -> bytes:
-        """The blob's bytes, checked against its digest."""
-        import hashlib
-
-        try:
-            data = self.path(sha256).read_bytes()
-        except FileNotFoundError:
-            raise IntegrityError(f"knowledge blob {sha256[:16]}... is missing") from None
-        except OSError as exc:
-            raise GraceEnvironmentError(f"cannot read blob {sha256[:16]}: {exc.strerror}") from None
-        if hashlib.sha256(data).hexdigest() != sha256:
-            raise IntegrityError(f"knowledge blob {sha256[:16]}... was modified")
-        return data
-
-    def remove(self, sha256: str) -> None:
-        path = self.path(sha256)
-        try:
-            path.unlink(missing_ok=True)
-            _fsync_dir(self.directory)
-        except OSError as exc:
-            raise GraceEnvironmentError(
-                f"cannot remove blob {sha256[:16]}: {exc.strerror}"
-            ) from None
-
-    def names(self) -> Iterator[str]:
-        if not self.directory.is_dir():
-            return
-        for entry in self.directory.iterdir():
-            if _HEX64.fullmatch(entry.name):
-                yield entry.name

@@ -43,7 +43,7 @@ from grace_kernel.governance import (
 from grace_kernel.hunter import Finding, Scanner, summarize
 from grace_kernel.knowledge._chunk import Chunk, chunk_text
 from grace_kernel.knowledge._fetch import Fetched, FetchLimits, fetch_url, read_file
-from grace_kernel.knowledge._index import BlobStore, Document, KnowledgeIndex, StoredChunk, new_id
+from grace_kernel.knowledge._index import Document, KnowledgeIndex, StoredChunk, new_id
 from grace_kernel.knowledge._parse import Parsed, detect_kind, parse
 from grace_kernel.knowledge._search import BM25Search, SearchHit
 from grace_kernel.knowledge._trust import (
@@ -55,6 +55,7 @@ from grace_kernel.knowledge._trust import (
     words_and_code,
 )
 from grace_kernel.ledger import Subject, predicate_type_urn
+from grace_kernel.store import BlobStore
 
 if TYPE_CHECKING:
     from grace_kernel.governance import Governance
@@ -250,7 +251,7 @@ class KnowledgeBase:
         self.limits = limits or FetchLimits()
         self.index = KnowledgeIndex(workspace.settings.db_path)
         workspace.attach_tables(self.index)  # closed too while health restores the database
-        self.blobs = BlobStore(workspace.settings.home / "knowledge")
+        self.blobs = BlobStore(workspace.settings.home / "knowledge", kind="knowledge")
         self._scanner = scanner
         self._clock = clock
         self._max_chunk = max_chunk_chars
@@ -628,8 +629,8 @@ class KnowledgeBase:
     ) -> Document:
         text_bytes = parsed.text.encode("utf-8")
         text_digest = _sha256(text_bytes)
-        self.blobs.put(digest, item.fetched.data)
-        self.blobs.put(text_digest, text_bytes)
+        self.blobs.put_bytes(item.fetched.data, sha256=digest)
+        self.blobs.put_bytes(text_bytes, sha256=text_digest)
         doc = Document(
             id=new_id(),
             source=item.source,

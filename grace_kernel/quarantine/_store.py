@@ -24,20 +24,20 @@ from typing import Any
 from grace_kernel.errors import GraceEnvironmentError, InputError
 from grace_kernel.governance import Principal, path_facts
 from grace_kernel.ledger import Ledger, Subject, predicate_type_urn
-from grace_kernel.quarantine._blobs import (
-    Blob,
-    BlobStore,
-    destination_exists,
-    identity,
-    require_regular,
-    unlink_durably,
-)
 from grace_kernel.quarantine._index import QuarantineEntry, QuarantineIndex
+from grace_kernel.store import Blob, BlobStore, identity, require_regular, unlink_durably
 
-__all__ = ["QUARANTINE", "Quarantine"]
+__all__ = ["QUARANTINE", "Quarantine", "destination_exists"]
 
 QUARANTINE = predicate_type_urn("quarantine")
 _NO_REASON = "no reason given"
+
+
+def destination_exists(dest: Path) -> InputError:
+    return InputError(
+        f"{dest} already exists; a restore never overwrites a file",
+        hint="restore somewhere else with `--to PATH`, or move the existing file away first",
+    )
 
 
 class Quarantine:
@@ -53,7 +53,11 @@ class Quarantine:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.root = root
-        self.blobs = BlobStore(home / "quarantine")
+        self.blobs = BlobStore(
+            home / "quarantine",
+            kind="quarantined",
+            damaged_hint="nothing was restored; the blob is kept as evidence",
+        )
         self.index = QuarantineIndex(db_path)
         self.ledger = ledger
         self._clock = clock
@@ -119,7 +123,7 @@ class Quarantine:
     ) -> QuarantineEntry:
         """Move a file in: blob, index row and signed record first, the original last."""
         source, facts = self.target(path)
-        blob = self.blobs.put(source)
+        blob = self.blobs.put_file(source)
         entry = self.index.find(facts["path"], blob.sha256) or self.index.insert(
             sha256=blob.sha256,
             path=facts["path"],

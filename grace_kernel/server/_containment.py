@@ -35,8 +35,8 @@ from grace_kernel.health import (
     Mode,
     Signal,
     Trigger,
+    append_health_record,
 )
-from grace_kernel.health._records import append_health_record
 from grace_kernel.sandbox import probe
 from grace_kernel.sandbox._provisioner import (
     SANDBOXED_KERNEL_NAME,

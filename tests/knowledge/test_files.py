@@ -230,7 +230,7 @@ def test_a_row_left_unrecorded_by_a_crash_is_finished_by_the_next_ingest(
     digest = hashlib.sha256(data).hexdigest()
     text = data.decode()
     chunks = chunk_text(text)
-    kb.blobs.put(digest, data)
+    kb.blobs.put_bytes(data, sha256=digest)
     kb.index.insert(
         Document(
             id=new_id(),

@@ -57,7 +57,7 @@ def test_an_unrecorded_entry_is_recorded_when_the_move_is_finished(project: Proj
     """A crash between the index row and the ledger record: the retry signs it once."""
     path = project.write("a.txt", "a\n")
     with project.open() as ws:
-        blob = ws.quarantine.blobs.put(path)
+        blob = ws.quarantine.blobs.put_file(path)
         stranded = ws.quarantine.index.insert(
             sha256=blob.sha256,
             path="a.txt",
@@ -105,7 +105,7 @@ def test_a_file_changed_while_copied_is_not_removed(
 ) -> None:
     path = project.write("live.log", "line 1\n")
     with project.open() as ws:
-        real_put = ws.quarantine.blobs.put
+        real_put = ws.quarantine.blobs.put_file
 
         def put_then_append(source: Path) -> object:
             blob = real_put(source)
@@ -113,7 +113,7 @@ def test_a_file_changed_while_copied_is_not_removed(
                 handle.write("line 2 written meanwhile\n")
             return blob
 
-        monkeypatch.setattr(ws.quarantine.blobs, "put", put_then_append)
+        monkeypatch.setattr(ws.quarantine.blobs, "put_file", put_then_append)
         with pytest.raises(GraceEnvironmentError, match="changed after it was copied"):
             quarantine_file(ws, path, principal=PERSON)
     assert path.read_text() == "line 1\nline 2 written meanwhile\n"

@@ -3,6 +3,7 @@ an HTML table, a browser-side timer and the refresh bar that drives them."""
 
 from __future__ import annotations
 
+import abc
 import datetime as dt
 import html
 import time
@@ -56,7 +57,11 @@ def table(
     )
 
 
-class Panel(widgets.VBox):  # type: ignore[misc]  # ipywidgets has no type information
+class _AbstractWidget(type(widgets.VBox), abc.ABCMeta):  # type: ignore[misc]
+    """ipywidgets' metaclass with ABC's: a panel without build/update cannot be made."""
+
+
+class Panel(widgets.VBox, metaclass=_AbstractWidget):  # type: ignore[misc]  # untyped ipywidgets
     """A titled box that reads the workspace and redraws its children in place.
 
     Subclasses implement :meth:`update`; :meth:`refresh` calls it and turns a
@@ -79,13 +84,13 @@ class Panel(widgets.VBox):  # type: ignore[misc]  # ipywidgets has no type infor
         self.refreshed_at: float | None = None
         self.refresh()
 
+    @abc.abstractmethod
     def build(self) -> widgets.Widget:
         """The widget(s) :meth:`update` fills; built once, changed in place."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def update(self) -> bool:
         """Read and redraw; False when there is nothing to show (the empty state)."""
-        raise NotImplementedError
 
     def refresh(self) -> None:
         try:

@@ -1,10 +1,12 @@
-"""The blob half of the quarantine: ``.grace/quarantine/<sha256>``, one private file per content.
+"""Content-addressed private files: ``<directory>/<sha256>``, one file per content.
 
-A blob is written the one way that survives a crash: into a temporary file in
-the same directory, fsynced, renamed to its digest, then the directory fsynced.
-A half-written copy never carries a digest's name, so every blob that exists is
-whole.  Restores mirror this: a verified copy in a temporary file next to the
-destination, published under its name only if nothing is there yet.
+The quarantine (``.grace/quarantine``) and the knowledge store
+(``.grace/knowledge``) keep their bytes here.  A blob is written the one way
+that survives a crash: into a temporary file in the same directory, fsynced,
+renamed to its digest, then the directory fsynced.  A half-written copy never
+carries a digest's name, so every blob that exists is whole, and every read
+checks the digest.  Copies out mirror this: a verified copy in a temporary file
+next to the destination, published under its name only if nothing is there yet.
 """
 
 from __future__ import annotations
@@ -23,14 +25,7 @@ from typing import BinaryIO
 
 from grace_kernel.errors import GraceEnvironmentError, InputError, IntegrityError
 
-__all__ = [
-    "Blob",
-    "BlobStore",
-    "destination_exists",
-    "identity",
-    "require_regular",
-    "unlink_durably",
-]
+__all__ = ["Blob", "BlobStore", "identity", "require_regular", "unlink_durably"]
 
 _CHUNK = 1 << 20
 _HEX64 = re.compile(r"[0-9a-f]{64}")
@@ -56,20 +51,11 @@ def identity(info: os.stat_result) -> Identity:
 def require_regular(path: Path, mode: int) -> None:
     """Refuse anything but a regular file, saying what it is instead."""
     if stat.S_ISDIR(mode):
-        raise InputError(f"{path} is a directory", hint="quarantine the files inside it one by one")
+        raise InputError(f"{path} is a directory", hint="give the files inside it one by one")
     if stat.S_ISLNK(mode):
-        raise InputError(
-            f"{path} is a symbolic link", hint="quarantine the file it points to instead"
-        )
+        raise InputError(f"{path} is a symbolic link", hint="give the file it points to instead")
     if not stat.S_ISREG(mode):
         raise InputError(f"{path} is not a regular file (a device, socket or pipe)")
-
-
-def destination_exists(dest: Path) -> InputError:
-    return InputError(
-        f"{dest} already exists; a restore never overwrites a file",
-        hint="restore somewhere else with `--to PATH`, or move the existing file away first",
-    )
 
 
 def fsync_dir(directory: Path) -> None:
@@ -130,32 +116,81 @@ def _discard(path: Path) -> None:
         path.unlink()
 
 
+def _exists(dest: Path) -> InputError:
+    return InputError(f"{dest} already exists; a copy out never overwrites a file")
+
+
 def _publish(tmp: Path, dest: Path) -> None:
     """Give ``tmp`` the name ``dest`` without ever replacing a file that is already there."""
     try:
         os.link(tmp, dest)
     except FileExistsError:
-        raise destination_exists(dest) from None
+        raise _exists(dest) from None
     except OSError:  # no hard links on this file system: check, then rename
         if os.path.lexists(dest):
-            raise destination_exists(dest) from None
+            raise _exists(dest) from None
         tmp.replace(dest)
         return
     tmp.unlink()
 
 
 class BlobStore:
-    """Content-addressed, private (directory 0700, files 0600) copies of quarantined files."""
+    """Content-addressed, private (directory 0700, files 0600) copies of bytes or files.
 
-    def __init__(self, directory: Path) -> None:
+    ``kind`` names the blobs in errors ("quarantined", "knowledge");
+    ``damaged_hint`` is the hint given when a blob is missing or altered.
+    """
+
+    def __init__(self, directory: Path, *, kind: str, damaged_hint: str | None = None) -> None:
         self.directory = directory
+        self.kind = kind
+        self.damaged_hint = damaged_hint
 
     def path(self, sha256: str) -> Path:
         if not _HEX64.fullmatch(sha256):
             raise IntegrityError(f"{sha256!r} is not a SHA-256 digest")
         return self.directory / sha256
 
-    def put(self, source: Path) -> Blob:
+    def put_bytes(self, data: bytes, *, sha256: str | None = None) -> str:
+        """Store ``data``; returns its digest (``sha256`` when the caller already has it)."""
+        digest = sha256 or hashlib.sha256(data).hexdigest()
+        final = self.path(digest)
+        self._ensure_directory()
+        tmp = self.directory / f".incoming-{secrets.token_hex(8)}"
+        try:
+            with _new_private(tmp) as out:
+                out.write(data)
+            tmp.replace(final)
+            fsync_dir(self.directory)
+        except OSError as exc:
+            _discard(tmp)
+            raise GraceEnvironmentError(
+                f"cannot store a {self.kind} blob in {self.directory}: {exc.strerror}"
+            ) from None
+        except BaseException:
+            _discard(tmp)
+            raise
+        return digest
+
+    def read(self, sha256: str) -> bytes:
+        """The blob's bytes, checked against its digest."""
+        with self._open(sha256) as handle:
+            try:
+                data = handle.read()
+            except OSError as exc:
+                raise GraceEnvironmentError(f"cannot read {handle.name}: {exc.strerror}") from None
+        self._check(sha256, hashlib.sha256(data).hexdigest())
+        return data
+
+    def names(self) -> Iterator[str]:
+        """The digests stored (temporary files left by a crash are not blobs)."""
+        if not self.directory.is_dir():
+            return
+        for entry in self.directory.iterdir():
+            if _HEX64.fullmatch(entry.name):
+                yield entry.name
+
+    def put_file(self, source: Path) -> Blob:
         """Copy ``source`` in, hashing as it goes; an identical blob is simply replaced.
 
         Raises :class:`InputError` when the source cannot be read or changes
@@ -227,8 +262,8 @@ class BlobStore:
     def _check(self, sha256: str, found: str) -> None:
         if found != sha256:
             raise IntegrityError(
-                f"quarantined blob {self.path(sha256)} was modified: it hashes to {found[:16]}...",
-                hint="nothing was restored; the blob is kept as evidence",
+                f"{self.kind} blob {self.path(sha256)} was modified: it hashes to {found[:16]}...",
+                hint=self.damaged_hint,
             )
 
     @contextlib.contextmanager
@@ -237,9 +272,8 @@ class BlobStore:
         try:
             handle = path.open("rb")
         except FileNotFoundError:
-            raise IntegrityError(
-                f"quarantined blob {path} is missing", hint="nothing was restored"
-            ) from None
+            missing = f"{self.kind} blob {path} is missing"
+            raise IntegrityError(missing, hint=self.damaged_hint) from None
         except OSError as exc:
             raise GraceEnvironmentError(f"cannot read {path}: {exc.strerror}") from None
         with handle:
