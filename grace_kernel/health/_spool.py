@@ -6,11 +6,12 @@ database (``fsync`` ed, so a crash does not lose it) and appended to the ledger
 when the store is healthy again: at the next supervisor flush, or when the
 next process opens the workspace and drains the spool.  A crash between the
 append and the spool's truncation can append a record twice; never zero times.
+A line that does not parse (a damaged spool) is moved to ``<spool>.rejected``,
+kept for a person to read, and the rest drains.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import threading
@@ -18,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from grace_kernel.errors import GraceError
+from grace_kernel.errors import GraceEnvironmentError, GraceError, StoreError
 from grace_kernel.ledger import Ledger, Subject
 
 __all__ = ["RecordSpool"]
@@ -34,7 +35,7 @@ class RecordSpool:
     def put(
         self, predicate_type: str, subjects: Sequence[Subject], predicate: Mapping[str, Any]
     ) -> None:
-        """Keep one record for later; raises ``OSError`` when even the spool cannot be written."""
+        """Keep one record for later (:class:`GraceEnvironmentError` if even that fails)."""
         line = json.dumps(
             {
                 "predicate_type": predicate_type,
@@ -44,52 +45,74 @@ class RecordSpool:
             sort_keys=True,
         )
         with self._lock:
-            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-            try:
-                os.write(fd, (line + "\n").encode())
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            self._append(self.path, [line])
 
     @property
     def pending(self) -> int:
-        with self._lock, contextlib.suppress(FileNotFoundError):
-            return sum(1 for line in self.path.read_text().splitlines() if line.strip())
-        return 0
+        with self._lock:
+            return len(self._lines())
 
     def drain(self, ledger: Ledger) -> int:
-        """Append every spooled record, in order; how many.  Stops at the first failure.
+        """Append every spooled record, in order; how many.  Stops at the first store failure
+        (:class:`StoreError`); a line that does not parse or is refused as a record is set aside.
 
         What was appended is removed from the spool; the rest stays for the next drain.
         """
         with self._lock:
-            try:
-                lines = [x for x in self.path.read_text().splitlines() if x.strip()]
-            except FileNotFoundError:
-                return 0
-            done = 0
+            lines = self._lines()
+            done, rejected = 0, []
             try:
                 for line in lines:
-                    doc = json.loads(line)
-                    subjects = [Subject(s["name"], s["digest"]["sha256"]) for s in doc["subjects"]]
-                    ledger.append(
-                        subjects=subjects,
-                        predicate_type=doc["predicate_type"],
-                        predicate=doc["predicate"],
-                    )
+                    try:
+                        doc = json.loads(line)
+                        subjects = [
+                            Subject(s["name"], s["digest"]["sha256"]) for s in doc["subjects"]
+                        ]
+                        kind, predicate = doc["predicate_type"], doc["predicate"]
+                        ledger.append(subjects=subjects, predicate_type=kind, predicate=predicate)
+                    except StoreError:
+                        raise  # the store failed again: this line and the rest stay
+                    except (ValueError, KeyError, TypeError, GraceError):
+                        rejected.append(line)  # damaged: kept aside, never appended half-read
                     done += 1
-            except GraceError:
-                pass  # the store failed again: keep the rest
+            except StoreError:
+                pass
             finally:
+                if rejected:
+                    self._append(self.path.with_name(self.path.name + ".rejected"), rejected)
                 self._rewrite(lines[done:])
-            return done
+            return done - len(rejected)
+
+    def _lines(self) -> list[str]:
+        try:
+            text = self.path.read_text(encoding="utf-8", errors="replace")
+        except FileNotFoundError:
+            return []
+        except OSError as exc:
+            raise GraceEnvironmentError(f"cannot read {self.path}: {exc.strerror}") from None
+        return [line for line in text.splitlines() if line.strip()]
+
+    @staticmethod
+    def _append(path: Path, lines: list[str]) -> None:
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            try:
+                os.write(fd, "".join(line + "\n" for line in lines).encode())
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            raise GraceEnvironmentError(f"cannot write {path}: {exc.strerror}") from None
 
     def _rewrite(self, lines: list[str]) -> None:
-        if not lines:
-            self.path.unlink(missing_ok=True)
-            return
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text("".join(line + "\n" for line in lines))
-        with open(tmp, "rb") as handle:  # noqa: PTH123 - fsync needs a file descriptor
-            os.fsync(handle.fileno())
-        tmp.replace(self.path)
+        try:
+            if not lines:
+                self.path.unlink(missing_ok=True)
+                return
+            tmp = self.path.with_suffix(".tmp")
+            tmp.write_text("".join(line + "\n" for line in lines))
+            with open(tmp, "rb") as handle:  # noqa: PTH123 - fsync needs a file descriptor
+                os.fsync(handle.fileno())
+            tmp.replace(self.path)
+        except OSError as exc:
+            raise GraceEnvironmentError(f"cannot rewrite {self.path}: {exc.strerror}") from None

@@ -44,3 +44,25 @@ def test_spooled_records_survive_a_failed_drain_and_land_in_order(tmp_path: Path
         assert cells == ["cell-0", "cell-1", "cell-2"]
         assert ws.verify().ok
     assert spool.drain(ws.ledger) == 0  # nothing left: a no-op
+
+
+def test_a_damaged_line_is_set_aside_and_the_rest_still_lands(tmp_path: Path) -> None:
+    spool = RecordSpool(tmp_path / "spool.jsonl")
+    spool.put(KIND, [_subject(0)], {"cell_id": "cell-0", "status": "ok"})
+    with (tmp_path / "spool.jsonl").open("a") as handle:
+        handle.write('{"predicate_type": "urn:x", "subj\n')  # cut off by a crash mid-write
+        handle.write('{"predicate_type": "not a urn", "subjects": [], "predicate": {}}\n')
+    spool.put(KIND, [_subject(1)], {"cell_id": "cell-1", "status": "ok"})
+
+    with Workspace.open(Settings(home=tmp_path / ".grace")) as ws:
+        before = ws.ledger.size
+        assert spool.drain(ws.ledger) == 2
+        cells = [
+            e.decode()[1].predicate["cell_id"] for e in ws.ledger.tail(ws.ledger.size - before)
+        ]
+        assert cells == ["cell-0", "cell-1"]
+        assert ws.verify().ok
+    assert spool.pending == 0
+    rejected = (tmp_path / "spool.jsonl.rejected").read_text().splitlines()
+    assert len(rejected) == 2  # kept for a person to read, not lost
+    assert rejected[0].endswith('"subj')
