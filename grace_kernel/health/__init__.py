@@ -30,6 +30,7 @@ from grace_kernel.health._records import (
     HEALTH_TRIGGER,
     STORE_RESTORE,
     append_health_record,
+    health_record,
 )
 from grace_kernel.health._registry import Component, Registry, Strategy
 from grace_kernel.health._spool import RecordSpool
@@ -67,6 +68,7 @@ __all__ = [
     "Trigger",
     "append_health_record",
     "heal_lines",
+    "health_record",
     "mode_for",
     "policy_check",
     "restore_unopened",

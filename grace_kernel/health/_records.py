@@ -14,6 +14,7 @@ __all__ = [
     "HEALTH_TRIGGER",
     "STORE_RESTORE",
     "append_health_record",
+    "health_record",
 ]
 
 HEALTH_TRANSITION = predicate_type_urn("health-transition")
@@ -24,12 +25,18 @@ HEALTH_TRIGGER = predicate_type_urn("health-trigger")  # a burst of security sig
 SUPERVISOR = "service:grace-supervisor"
 
 
+def health_record(
+    subject: str, predicate: Mapping[str, Any]
+) -> tuple[list[Subject], dict[str, Any]]:
+    """A health record's subjects and predicate: ``subject`` with the predicate's digest."""
+    body = {"principal": SUPERVISOR, **predicate}
+    digest = hashlib.sha256(canonical_json(body)).hexdigest()
+    return [Subject(subject, digest)], body
+
+
 def append_health_record(
     ledger: Ledger, predicate_type: str, subject: str, predicate: Mapping[str, Any]
 ) -> Entry:
-    """One signed record; its subject is ``subject`` with the digest of the predicate."""
-    body = {"principal": SUPERVISOR, **predicate}
-    digest = hashlib.sha256(canonical_json(body)).hexdigest()
-    return ledger.append(
-        subjects=[Subject(subject, digest)], predicate_type=predicate_type, predicate=body
-    )
+    """One signed record (see :func:`health_record`)."""
+    subjects, body = health_record(subject, predicate)
+    return ledger.append(subjects=subjects, predicate_type=predicate_type, predicate=body)

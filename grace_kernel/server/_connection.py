@@ -85,7 +85,7 @@ class GraceWebsocketConnection(ZMQChannelsWebsocketConnection):
         await super().close_all()
         while cls.services:
             service = cls.services.pop()
-            if service.containment is not None:  # a containment half done is finished first
+            if service.containment is not None:  # containments under way are cancelled first
                 await service.containment.close()
             service.close()
 

@@ -21,10 +21,12 @@ its outcome) and an incident in ``grace status``.
 from __future__ import annotations
 
 import asyncio
+import collections
 import time
 from pathlib import Path
 from typing import Any
 
+from grace_kernel.errors import GraceError
 from grace_kernel.governance import Principal, Severity
 from grace_kernel.health import (
     HEALTH_TRIGGER,
@@ -35,7 +37,7 @@ from grace_kernel.health import (
     Mode,
     Signal,
     Trigger,
-    append_health_record,
+    health_record,
 )
 from grace_kernel.sandbox import probe
 from grace_kernel.sandbox._provisioner import (
@@ -64,7 +66,8 @@ class Containment:
         self.serverapp, self.service = serverapp, service
         self.action, self.triggers = action, triggers
         self.tasks: set[asyncio.Task[None]] = set()
-        self.done: list[dict[str, Any]] = []  # what each burst led to (newest last)
+        # What the recent bursts led to (newest last).
+        self.done: collections.deque[dict[str, Any]] = collections.deque(maxlen=100)
 
     def signal(
         self, kernel_id: str, kind: str, severity: Severity, detail: str, *, notebook: str
@@ -154,11 +157,13 @@ class Containment:
             "configured": self.action.value,
             "outcome": outcome,
         }
+        subjects, body = health_record(component, predicate)
         try:
-            ledger = self.service.workspace.ledger
-            append_health_record(ledger, HEALTH_TRIGGER, component, predicate)
-        except Exception as exc:  # the store may be down: the log line is all there is
-            self.serverapp.log.error("Grace: cannot record the burst from %s: %s", component, exc)
+            self.service.workspace.ledger.append(
+                subjects=subjects, predicate_type=HEALTH_TRIGGER, predicate=body
+            )
+        except GraceError:  # the store may be what is down: spooled like a cell record
+            self.service.spool.put(HEALTH_TRIGGER, subjects, body)
 
     async def close(self) -> None:
         for task in list(self.tasks):
