@@ -96,7 +96,7 @@ def dashboard(
     cull_idle: int,
     cull_interval: int,
 ) -> Result:
-    """Serve a Voila dashboard (security, governance, verification, health), or all of them.
+    """Serve a Voila dashboard (security, governance, verification, health, knowledge), or all.
 
     Read-only views of the workspace (GRACE_HOME, else the nearest .grace),
     refreshed in place; on 127.0.0.1 with a random token in the URL.

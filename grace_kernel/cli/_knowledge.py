@@ -8,8 +8,7 @@ unchanged; 2 when an item was bad input (a missing file, a malformed PDF, a
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,7 +18,13 @@ import click
 from grace_kernel.errors import InputError
 
 from ._governance import cli_principal
-from ._output import Result, grace_command, json_mode, settings_from_env, utc_time
+from ._output import (
+    Result,
+    grace_command,
+    item_progress,
+    settings_from_env,
+    utc_time,
+)
 
 if TYPE_CHECKING:
     from grace_kernel.knowledge import Document, IngestOutcome, KnowledgeBase, SearchHit
@@ -36,21 +41,8 @@ def _knowledge() -> Iterator[KnowledgeBase]:
         yield kb
 
 
-@contextmanager
-def _progress(total: int) -> Iterator[Callable[[IngestOutcome], None] | None]:
-    """A progress bar on stderr, for a person at a terminal only."""
-    if json_mode() or not sys.stderr.isatty() or total < 2:
-        yield None
-        return
-    from tqdm import tqdm
-
-    with tqdm(total=total, unit="item", file=sys.stderr, desc="grace ingest") as bar:
-
-        def step(outcome: IngestOutcome) -> None:
-            bar.set_postfix_str(f"{outcome.status}: {outcome.target[-40:]}")
-            bar.update(1)
-
-        yield step
+def _item_done(done: IngestOutcome) -> str:
+    return f"{done.status}: {done.target[-40:]}"
 
 
 def _target(text: str) -> str:
@@ -117,7 +109,12 @@ def ingest(targets: tuple[str, ...], api_url: str | None, items: str | None) -> 
     outcomes: list[IngestOutcome] = []
     with _knowledge() as kb:
         if targets:
-            with _progress(len(targets)) as step:
+            with item_progress(
+                len(targets),
+                unit="item",
+                desc="grace ingest",
+                postfix=_item_done,
+            ) as step:
                 outcomes += kb.ingest(
                     [_target(t) for t in targets], principal=principal, progress=step
                 )

@@ -15,7 +15,8 @@ import json
 import os
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -28,6 +29,7 @@ __all__ = ["Result", "grace_command", "json_mode", "settings_from_env", "utc_tim
 
 Result = tuple[Any, str, int]
 F = TypeVar("F", bound=Callable[..., Result])
+_T = TypeVar("_T")
 
 EXIT_INTERNAL = 70
 
@@ -46,6 +48,26 @@ def json_mode() -> bool:
     """Whether the running command was given ``--json``."""
     ctx = click.get_current_context(silent=True)
     return bool(ctx and ctx.meta.get("grace.json"))
+
+
+@contextmanager
+def item_progress(
+    total: int, *, unit: str, desc: str, postfix: Callable[[_T], str]
+) -> Iterator[Callable[[_T], None] | None]:
+    """A per-item progress bar on stderr, for a person at a terminal only: the step
+    it yields takes each finished item (``postfix`` says what became of it)."""
+    if json_mode() or not sys.stderr.isatty() or total < 2:
+        yield None
+        return
+    from tqdm import tqdm  # only a person at a terminal pays for the import
+
+    with tqdm(total=total, unit=unit, file=sys.stderr, desc=desc) as bar:
+
+        def step(item: _T) -> None:
+            bar.set_postfix_str(postfix(item))
+            bar.update(1)
+
+        yield step
 
 
 def _print_json(data: Any) -> None:

@@ -5,17 +5,18 @@ from __future__ import annotations
 import json
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from grace_kernel.errors import GraceEnvironmentError, InputError
 
 from ._commands import _open
-from ._output import Result, grace_command, json_mode
+from ._output import Result, grace_command, item_progress
+
+if TYPE_CHECKING:
+    from grace_kernel.runs import CellOutcome  # papermill loads only when a run starts
 
 __all__ = ["EXIT_NOTEBOOK_FAILED", "install", "run"]
 
@@ -44,21 +45,8 @@ def _code_cells(path: Path) -> int:
         return 0  # the run itself reports an unreadable notebook properly
 
 
-@contextmanager
-def _cell_progress(total: int) -> Iterator[Callable[[Any], None] | None]:
-    """A per-cell progress bar on stderr, for humans at a terminal only."""
-    if json_mode() or not sys.stderr.isatty():
-        yield None
-        return
-    from tqdm import tqdm
-
-    with tqdm(total=total, unit="cell", file=sys.stderr, desc="grace run") as bar:
-
-        def step(outcome: Any) -> None:
-            bar.set_postfix_str(f"cell {outcome.index}: {outcome.status}")
-            bar.update(1)
-
-        yield step
+def _cell_done(done: CellOutcome) -> str:
+    return f"cell {done.index}: {done.status}"
 
 
 @click.command()
@@ -123,7 +111,15 @@ def run(
         notebook, run_id, values = resume_plan(stopped)
         output = output or stopped
     output = output or default_output(notebook)
-    with _open() as ws, _cell_progress(_code_cells(notebook) + bool(values)) as step:
+    with (
+        _open() as ws,
+        item_progress(
+            _code_cells(notebook) + bool(values),
+            unit="cell",
+            desc="grace run",
+            postfix=_cell_done,
+        ) as step,
+    ):
         summary = run_notebook(
             ws,
             notebook,

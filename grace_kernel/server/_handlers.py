@@ -435,18 +435,18 @@ class PolicyExplainHandler(GraceHandler):
 
 # ---------------------------------------------------------------- wiring
 
-_ID = r"[A-Za-z0-9_.:-]+"
+ID_PATTERN = r"[A-Za-z0-9_.:-]+"  # an approval, alert or quarantine id in a route
 _ROUTES: list[tuple[str, type[GraceHandler]]] = [
     (r"status", StatusHandler),
     (r"health", HealthHandler),
     (r"health/heal", HealHandler),
     (r"health/mode", ModeHandler),
     (r"approvals", ApprovalsHandler),
-    (rf"approvals/({_ID})", ApprovalHandler),
-    (rf"approvals/({_ID})/(approve|deny)", ApprovalDecisionHandler),
+    (rf"approvals/({ID_PATTERN})", ApprovalHandler),
+    (rf"approvals/({ID_PATTERN})/(approve|deny)", ApprovalDecisionHandler),
     (r"alerts", AlertsHandler),
-    (rf"alerts/({_ID})", AlertHandler),
-    (rf"alerts/({_ID})/(ack|resolve|false-positive)", AlertMoveHandler),
+    (rf"alerts/({ID_PATTERN})", AlertHandler),
+    (rf"alerts/({ID_PATTERN})/(ack|resolve|false-positive)", AlertMoveHandler),
     (r"ledger/tail", LedgerTailHandler),
     (r"ledger/entries/(\d{1,18})", LedgerEntryHandler),
     (r"ledger/proof/(\d{1,18})", LedgerProofHandler),

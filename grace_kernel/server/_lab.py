@@ -33,7 +33,7 @@ from grace_kernel.hunter import Finding, apply_fixes, fix_diff
 from grace_kernel.ledger import Subject, predicate_type_urn
 from grace_kernel.quarantine import quarantine_file, restore_file
 from grace_kernel.server._auth import ACTION_ROLES, ROLES, GraceAuthorizer
-from grace_kernel.server._handlers import GraceHandler, NotFound, Reply, _endpoint
+from grace_kernel.server._handlers import ID_PATTERN, GraceHandler, NotFound, Reply, _endpoint
 from grace_kernel.workspace import Workspace
 
 __all__ = ["FILE_FIX", "ROUTES"]
@@ -337,7 +337,6 @@ class QuarantineRestoreHandler(GraceHandler):
         return entry.to_json()
 
 
-_ID = r"[A-Za-z0-9_.:-]+"
 ROUTES: list[tuple[str, type[GraceHandler]]] = [
     (r"me", MeHandler),
     (r"lab/ledger", LabLedgerHandler),
@@ -346,5 +345,5 @@ ROUTES: list[tuple[str, type[GraceHandler]]] = [
     (r"fix", FixHandler),
     (r"fixes/(\d{1,18})/undo", FixUndoHandler),
     (r"quarantine", QuarantineHandler),
-    (rf"quarantine/({_ID})/restore", QuarantineRestoreHandler),
+    (rf"quarantine/({ID_PATTERN})/restore", QuarantineRestoreHandler),
 ]
