@@ -541,25 +541,9 @@ class KnowledgeBase:
             },
         )
         count = len(doc_findings)
-        try:
-            with self._gov.governed(action) as decision:
-                doc = self._store(
-                    item,
-                    parsed,
-                    chunks,
-                    per_chunk,
-                    doc_findings,
-                    trust,
-                    digest,
-                    latest,
-                    principal,
-                    decision,
-                    now,
-                    state="approved",
-                )
-            return IngestOutcome(item.target, "stored", document=doc, trust=trust, findings=count)
-        except ApprovalRequired as exc:
-            doc = self._store(
+
+        def store(decision: Decision, state: str) -> Document:
+            return self._store(
                 item,
                 parsed,
                 chunks,
@@ -569,10 +553,17 @@ class KnowledgeBase:
                 digest,
                 latest,
                 principal,
-                exc.decision,
+                decision,
                 now,
-                state="pending",
+                state=state,
             )
+
+        try:
+            with self._gov.governed(action) as decision:
+                doc = store(decision, "approved")
+            return IngestOutcome(item.target, "stored", document=doc, trust=trust, findings=count)
+        except ApprovalRequired as exc:
+            doc = store(exc.decision, "pending")  # stored, never searchable until approved
             return IngestOutcome(
                 item.target,
                 "pending",
