@@ -17,7 +17,7 @@ from typing import Any
 from grace_kernel.ledger._verify import VerifyReport
 from grace_kernel.store import SQLiteTables
 
-__all__ = ["VerificationLog", "VerificationRun"]
+__all__ = ["KEEP", "VerificationLog", "VerificationRun"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS ledger_verifications (
@@ -66,8 +66,12 @@ class VerificationRun:
         return dataclasses.asdict(self)
 
 
+KEEP = 1000  # rows kept: the lab verifies on every notebook save, so the oldest go
+
+
 class VerificationLog(SQLiteTables):
-    """The ``ledger_verifications`` table; ``readonly`` for dashboards and kernels."""
+    """The ``ledger_verifications`` table (the newest :data:`KEEP` rows); ``readonly`` for
+    dashboards and kernels."""
 
     def __init__(self, path: Path, *, readonly: bool = False) -> None:
         super().__init__(path, _SCHEMA, readonly=readonly)
@@ -87,6 +91,9 @@ class VerificationLog(SQLiteTables):
                     run.by,
                     run.via,
                 ),
+            )
+            conn.execute(
+                "DELETE FROM ledger_verifications WHERE id <= last_insert_rowid() - ?", (KEEP,)
             )
 
     def recent(self, limit: int = 20) -> list[VerificationRun]:

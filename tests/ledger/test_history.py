@@ -80,3 +80,12 @@ def test_a_reader_sees_no_history_before_the_first_verification(ws: Workspace) -
         assert [r.size for r in reader.recent()] == [ws.ledger.size]
     finally:
         reader.close()
+
+
+def test_the_history_keeps_the_newest_rows_only(
+    ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("grace_kernel.ledger._history.KEEP", 3)
+    for _ in range(5):
+        ws.verify()
+    assert len(ws.verifications.recent(10)) == 3
