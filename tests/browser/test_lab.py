@@ -89,14 +89,29 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
 
 
 def _shutdown_kernels(url: str) -> None:
-    headers = {"Authorization": "token tok-alice"}
-    listing = urllib.request.Request(f"{url}/api/kernels", headers=headers)  # noqa: S310 - loopback http
-    with urllib.request.urlopen(listing) as response:  # noqa: S310 - loopback http
-        kernels = json.load(response)
+    _, kernels = _call(url, "tok-alice", "api/kernels", method="GET")
     for kernel in kernels:
-        kernel_url = f"{url}/api/kernels/{kernel['id']}"
-        request = urllib.request.Request(kernel_url, headers=headers, method="DELETE")  # noqa: S310 - loopback http
-        urllib.request.urlopen(request).close()  # noqa: S310 - loopback http
+        _call(url, "tok-alice", f"api/kernels/{kernel['id']}", method="DELETE")
+
+
+def _call(
+    url: str, token: str, path: str, body: object = None, *, method: str = "POST"
+) -> tuple[int, Any]:
+    """One request to the server as the person holding ``token``: status and JSON answer."""
+    request = urllib.request.Request(  # noqa: S310 - loopback http
+        f"{url}/{path}",
+        data=None if body is None else json.dumps(body).encode(),
+        headers={"Authorization": f"token {token}", "Content-Type": "application/json"},
+        method=method,
+    )
+    try:
+        with urllib.request.urlopen(request) as response:  # noqa: S310 - loopback http
+            raw = response.read()
+            return response.status, json.loads(raw) if raw else None
+    except urllib.error.HTTPError as exc:
+        with exc:
+            raw = exc.read()
+            return exc.code, json.loads(raw) if raw else None
 
 
 def open_lab(browser: Browser, lab: Lab, token: str, path: str = "") -> Page:
@@ -346,13 +361,8 @@ def replace_and_save(page: Page, tab: str, text: str, *, append: bool = False) -
 
 def _put_settings(lab: Lab, token: str, raw: str) -> None:
     """Write grace-lab's user settings through JupyterLab's settings REST API."""
-    request = urllib.request.Request(  # noqa: S310 - loopback http
-        f"{lab.url}/lab/api/settings/grace-lab:plugin",
-        data=json.dumps({"raw": raw}).encode(),
-        headers={"Authorization": f"token {token}", "Content-Type": "application/json"},
-        method="PUT",
-    )
-    urllib.request.urlopen(request).close()  # noqa: S310 - loopback http
+    code, _ = _call(lab.url, token, "lab/api/settings/grace-lab:plugin", {"raw": raw}, method="PUT")
+    assert code in (200, 204)
 
 
 @pytest.mark.timeout(240)
@@ -442,19 +452,8 @@ def test_settings_scan_on_save_and_minimum_severity_apply_live(browser: Browser,
         alice.context.close()
 
 
-def _api(lab: Lab, token: str, path: str, body: dict[str, object]) -> tuple[int, dict[str, Any]]:
-    request = urllib.request.Request(  # noqa: S310 - loopback http
-        f"{lab.url}/grace/api/{path}",
-        data=json.dumps(body).encode(),
-        headers={"Authorization": f"token {token}", "Content-Type": "application/json"},
-        method="POST",
-    )
-    try:
-        with urllib.request.urlopen(request) as response:  # noqa: S310 - loopback http
-            return response.status, json.load(response)
-    except urllib.error.HTTPError as exc:
-        with exc:
-            return exc.code, json.load(exc)
+def _api(lab: Lab, token: str, path: str, body: dict[str, object]) -> tuple[int, Any]:
+    return _call(lab.url, token, f"grace/api/{path}", body)
 
 
 def _set_mode(lab: Lab, mode: str) -> None:

