@@ -192,6 +192,20 @@ class HealthHandler(GraceHandler):
         return self.service.supervisor.status()
 
 
+def awaiting_approval(exc: ApprovalRequired, what: str) -> Reply:
+    """202: the action is held until another person approves request ``approval_id``."""
+    return Reply(
+        202,
+        {
+            "ok": False,
+            "state": "pending-approval",
+            "approval_id": exc.approval_id,
+            "message": f"{what} waits for another person's approval (request {exc.approval_id})",
+            "hint": exc.hint,
+        },
+    )
+
+
 class HealHandler(GraceHandler):
     """``grace heal`` in the server: check now, restart what failed (backoff skipped)."""
 
@@ -229,8 +243,7 @@ class ModeHandler(GraceHandler):
                 self.service.workspace, mode, principal=self.principal, reason=reason
             )
         except ApprovalRequired as exc:
-            body = {"ok": False, "approval_id": exc.approval_id, "error": exc.to_json()}
-            return Reply(202, body)
+            return awaiting_approval(exc, f"setting the mode to {mode.value}")
         self.service.supervisor.floor_changed()  # now, not at the next round
         return {**done, "mode": self.service.supervisor.mode.value}
 

@@ -33,7 +33,14 @@ from grace_kernel.hunter import Finding, apply_fixes, fix_diff
 from grace_kernel.ledger import Subject, predicate_type_urn
 from grace_kernel.quarantine import quarantine_file, restore_file
 from grace_kernel.server._auth import ACTION_ROLES, ROLES, GraceAuthorizer
-from grace_kernel.server._handlers import ID_PATTERN, GraceHandler, NotFound, Reply, _endpoint
+from grace_kernel.server._handlers import (
+    ID_PATTERN,
+    GraceHandler,
+    NotFound,
+    Reply,
+    _endpoint,
+    awaiting_approval,
+)
 from grace_kernel.workspace import Workspace
 
 __all__ = ["FILE_FIX", "ROUTES"]
@@ -52,20 +59,6 @@ def _workspace_relative(handler: GraceHandler, path: Path) -> str:
     if not path.is_relative_to(root):
         raise InputError(f"{path} is outside the workspace {root}; Grace does not write there")
     return path.relative_to(root).as_posix()
-
-
-def _awaiting(exc: ApprovalRequired, what: str) -> Reply:
-    """202: the action is held until another person approves request ``approval_id``."""
-    return Reply(
-        202,
-        {
-            "ok": False,
-            "state": "pending-approval",
-            "approval_id": exc.approval_id,
-            "message": f"{what} waits for another person's approval (request {exc.approval_id})",
-            "hint": exc.hint,
-        },
-    )
 
 
 # ---------------------------------------------------------------- who am I
@@ -221,7 +214,7 @@ class FixHandler(GraceHandler):
                     },
                 )
         except ApprovalRequired as exc:
-            return _awaiting(exc, f"writing the fix to {relative}")
+            return awaiting_approval(exc, f"writing the fix to {relative}")
         return {
             "path": relative,
             "diff": diff,
@@ -291,7 +284,7 @@ class FixUndoHandler(GraceHandler):
                     },
                 )
         except ApprovalRequired as exc:
-            return _awaiting(exc, f"undoing fix {index}")
+            return awaiting_approval(exc, f"undoing fix {index}")
         return {"path": resource, "restored_sha256": fix["before_sha256"], "record": entry.index}
 
 
@@ -317,7 +310,7 @@ class QuarantineHandler(GraceHandler):
         try:
             entry = quarantine_file(workspace, path, principal=self.principal, reason=reason)
         except ApprovalRequired as exc:
-            return _awaiting(exc, f"quarantining {relative}")
+            return awaiting_approval(exc, f"quarantining {relative}")
         return entry.to_json()
 
 
@@ -333,7 +326,7 @@ class QuarantineRestoreHandler(GraceHandler):
         try:
             entry = restore_file(workspace, entry_id, principal=self.principal)
         except ApprovalRequired as exc:
-            return _awaiting(exc, f"restoring {entry_id}")
+            return awaiting_approval(exc, f"restoring {entry_id}")
         return entry.to_json()
 
 
