@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from grace_kernel.hunter._alerts import Alert
+from grace_kernel.hunter import Alert
 from grace_kernel.workspace import Workspace
 
 from ._governance import cli_principal

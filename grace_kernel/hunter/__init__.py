@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 __all__ = [
     "ENTRY_POINT_GROUP",
+    "Alert",
     "AlertStore",
     "Confidence",
     "Finding",
@@ -48,6 +49,7 @@ __all__ = [
 _LAZY = {
     "ENTRY_POINT_GROUP": "_registry",
     "RuleRegistry": "_registry",
+    "Alert": "_alerts",
     "AlertStore": "_alerts",
     "Confidence": "_model",
     "Finding": "_model",
@@ -69,7 +71,7 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:
-    from grace_kernel.hunter._alerts import AlertStore
+    from grace_kernel.hunter._alerts import Alert, AlertStore
     from grace_kernel.hunter._cache import ScanCache
     from grace_kernel.hunter._model import (
         Confidence,

@@ -29,8 +29,7 @@ from grace_kernel.config import Settings
 from grace_kernel.errors import GraceError, MalformedRecordError
 from grace_kernel.governance import ApprovalRequest, ApprovalStore
 from grace_kernel.health import Incident, IncidentStore
-from grace_kernel.hunter import AlertStore
-from grace_kernel.hunter._alerts import Alert
+from grace_kernel.hunter import Alert, AlertStore
 from grace_kernel.ledger import (
     Envelope,
     SQLiteLedgerStore,
