@@ -1,8 +1,9 @@
-"""Write the Voila dashboards in this directory (run it after changing one).
+"""Write the read-only Voila dashboards in this directory (run it after changing one).
 
-Each dashboard is one short code cell: it builds a read-only view of the
-workspace (GRACE_HOME, else the nearest .grace, as every `grace` command) and
-lays out widgets from grace_widgets.  `grace dashboard NAME` serves them.
+Each is one short code cell: it builds a read-only view of the workspace
+(GRACE_HOME, else the nearest .grace, as every `grace` command) and lays out
+widgets from grace_widgets.  `grace dashboard NAME` serves them.  The knowledge
+dashboard, which writes through the governed path, is written by hand.
 
     python notebooks/dashboards/make_dashboards.py
 """
@@ -57,8 +58,8 @@ Dashboard(
     ),
     "verification": (
         "Verification",
-        "The ledger's growth and signed checkpoints, the verifications run from this page, "
-        "and the provenance of recent governed notebook runs.",
+        "The ledger's growth and signed checkpoints, the verification history (the "
+        "workspace's and this page's), and the provenance of recent governed notebook runs.",
         """\
 Dashboard(
     "Verification",

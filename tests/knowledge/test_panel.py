@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from grace_widgets.knowledge import KnowledgePanel
+
 from grace_kernel.config import Settings
-from grace_kernel.knowledge._panel import KnowledgePanel
 from tests.knowledge.conftest import ALICE, BOB, Project
 
 

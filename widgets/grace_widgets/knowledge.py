@@ -1,5 +1,8 @@
 """The ingestion panel of the knowledge dashboard (``notebooks/dashboards/knowledge.ipynb``).
 
+Unlike the other dashboards' panels it writes: ingesting and deciding are the
+point of it, and both go through :class:`~grace_kernel.knowledge.KnowledgeBase`.
+
 Submit a path or URL, review pending documents with their trust signals and
 findings, approve or reject them.  Each action opens the workspace for that
 action only and goes through :class:`KnowledgeBase`, so the panel decides
@@ -19,9 +22,7 @@ import ipywidgets as w
 from grace_kernel.config import Settings
 from grace_kernel.errors import GraceError
 from grace_kernel.governance import Principal
-from grace_kernel.knowledge._index import Document
-from grace_kernel.knowledge._ingest import KnowledgeBase
-from grace_kernel.knowledge._trust import TrustScore
+from grace_kernel.knowledge import Document, KnowledgeBase, TrustScore
 
 __all__ = ["KnowledgePanel"]
 
